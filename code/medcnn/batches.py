@@ -80,12 +80,15 @@ class ArrayBatches(keras.utils.PyDataset):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         self.inputs = inputs
         self.indices = np.arange(len(inputs)) if indices is None else np.asarray(indices, dtype=np.int64)
-        self.targets = None
+        self.num_classes = int(num_classes)
+        self.labels = None  # integer labels of the selected rows, in row order
+        self.targets = None  # the same, encoded for the loss
         if labels is not None:
             labels = np.asarray(labels)
             if len(labels) != len(inputs):
                 raise ConfigError(f"{len(labels)} labels for {len(inputs)} inputs: expected one label per row")
-            self.targets = encode_labels(labels[self.indices], num_classes=num_classes)
+            self.labels = labels[self.indices].astype(np.int64)
+            self.targets = encode_labels(self.labels, num_classes=num_classes)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = seed
