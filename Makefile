@@ -1,0 +1,39 @@
+# Two commands matter: `make book` (set up, then build the site) and `make test`
+# (set up, then run the tests). Each creates the virtual environment if it is missing.
+
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MPLBACKEND ?= Agg
+
+.PHONY: setup setup-jax demo test test-jax book check-notebooks clean
+
+$(VENV)/.installed: requirements.txt code/pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed-jax: $(VENV)/.installed requirements-jax.txt
+	$(PYTHON) -m pip install --quiet -r requirements-jax.txt
+	touch $@
+
+setup-jax: $(VENV)/.installed-jax
+
+# Train and evaluate one model on synthetic brain-tumour data (smoke profile) and write its report.
+demo: setup
+	$(PYTHON) -m medcnn synth --dataset brain_tumor --root runs/demo-data --per-class 12 --seed 0
+	$(PYTHON) -m medcnn train --dataset brain_tumor --root runs/demo-data --backbone vgg16 --profile smoke --epochs 3 --out runs/demo
+	@echo "Report: runs/demo/report.md"
+
+test: setup
+	$(PYTHON) -m pytest -q tests
+
+# The unit tests again on Keras's JAX backend (the book and browser tests need only one backend).
+test-jax: setup-jax
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not book and not browser"
+
+clean:
+	rm -rf _build runs

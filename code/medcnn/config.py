@@ -1,0 +1,116 @@
+"""One run's settings as a flat, frozen record: what a results row, a run folder and the CLI share.
+
+Settings left as ``None`` are filled from the profile (:mod:`medcnn.profiles`) by
+:meth:`RunConfig.resolved`. :meth:`RunConfig.validate` rejects a configuration that
+cannot work before any work starts, and names the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from medcnn.errors import ConfigError
+
+FEATURE_CACHE_CHOICES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings of one training run.
+
+    Example:
+        >>> config = RunConfig(dataset="covid19", backbone="vgg16").resolved()
+        >>> config.profile, config.image_size, config.weights, config.epochs
+        ('smoke', 64, None, 2)
+    """
+
+    dataset: str = "brain_tumor"
+    backbone: str = "vgg16"
+    profile: str = "smoke"
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    epochs: int | None = None
+    image_size: int | None = None
+    augment: bool = False
+    fine_tune: bool = False
+    fine_tune_epochs: int | None = None
+    fine_tune_learning_rate: float = 1e-5
+    weights: str | None = "profile"
+    split: str | None = None
+    seed: int = 0
+    feature_cache: str = "auto"
+
+    def resolved(self) -> "RunConfig":
+        """Fill the settings left open from the profile, and validate the result."""
+        from medcnn.profiles import get_profile
+
+        profile = get_profile(self.profile)
+        self.validate_names()
+        filled = dataclasses.replace(
+            self,
+            epochs=self.epochs if self.epochs is not None else profile.epochs,
+            fine_tune_epochs=self.fine_tune_epochs if self.fine_tune_epochs is not None else profile.fine_tune_epochs,
+            image_size=self.image_size if self.image_size is not None else profile.image_size_for(self.backbone),
+            weights=profile.weights if self.weights == "profile" else self.weights,
+        )
+        filled.validate()
+        return filled
+
+    def validate_names(self) -> None:
+        """Check the dataset, backbone and profile names."""
+        from medcnn.datasets import DATASET_KEYS
+        from medcnn.profiles import PROFILES
+
+        if self.dataset not in DATASET_KEYS:
+            raise ConfigError(f"dataset {self.dataset!r}: expected one of {', '.join(DATASET_KEYS)}")
+        if self.profile not in PROFILES:
+            raise ConfigError(f"profile {self.profile!r}: expected one of {', '.join(PROFILES)}")
+        from medcnn.models.backbones import get_backbone
+
+        get_backbone(self.backbone)
+
+    def validate(self) -> None:
+        """Reject settings that cannot work, naming the value and the valid range."""
+        self.validate_names()
+        from medcnn.models.backbones import get_backbone
+
+        backbone = get_backbone(self.backbone)
+        if self.image_size is not None and self.image_size < backbone.min_size:
+            raise ConfigError(
+                f"image_size={self.image_size}: {self.backbone} needs at least {backbone.min_size} px"
+            )
+        if not isinstance(self.batch_size, int) or self.batch_size <= 0:
+            raise ConfigError(f"batch_size={self.batch_size}: expected a positive whole number (the study used 32-256)")
+        for name in ("learning_rate", "fine_tune_learning_rate"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigError(f"{name}={value}: expected a positive number (the study used 1e-1 to 1e-5)")
+        for name in ("epochs", "fine_tune_epochs"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ConfigError(f"{name}={value}: expected a whole number of epochs, 0 or more")
+        if self.weights not in (None, "imagenet", "profile"):
+            raise ConfigError(f"weights={self.weights!r}: expected 'imagenet' or None (random initialisation)")
+        if self.feature_cache not in FEATURE_CACHE_CHOICES:
+            raise ConfigError(f"feature_cache={self.feature_cache!r}: expected one of {', '.join(FEATURE_CACHE_CHOICES)}")
+        if self.split not in (None, "grouped", "stratified", "official"):
+            raise ConfigError(f"split={self.split!r}: expected grouped, stratified or official")
+
+    def to_dict(self) -> dict:
+        """The settings as a plain dictionary (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """The settings as indented JSON, as written to a run folder's ``config.json``."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        """Rebuild a config from :meth:`to_dict`'s output; unknown keys are an error."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}; expected some of {sorted(names)}")
+        return cls(**values)
