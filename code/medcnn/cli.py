@@ -1,0 +1,205 @@
+"""The command line: ``python -m medcnn <command>`` for everything a chapter does.
+
+Each command has ``--help``. Errors that medcnn raises on purpose are printed on
+one or two lines and the command exits with status 2; ``--debug`` shows the
+traceback instead.
+
+Example:
+    >>> main(["--help"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from medcnn.errors import MedcnnError
+
+DATASET_CHOICES = ("brain_tumor", "covid19", "retina", "folder")
+BACKBONE_CHOICES = ("vgg16", "resnet50", "inceptionv3")
+
+
+def _root(arguments) -> Path:
+    """The dataset folder: ``--root``, else ``<data dir>/<dataset>``."""
+    from medcnn.paths import dataset_dir
+
+    if getattr(arguments, "root", None):
+        return Path(arguments.root)
+    return dataset_dir(arguments.dataset, getattr(arguments, "data_dir", None))
+
+
+def command_download(arguments) -> int:
+    from medcnn.datasets import get_dataset
+
+    dataset = get_dataset(arguments.dataset)
+    root = _root(arguments)
+    print(f"{dataset.TITLE}\nSource: {dataset.SOURCE}\nLicence: {dataset.LICENSE}\nPlease cite: {dataset.CITATION}\n")
+    path = dataset.download(root, force=arguments.force)
+    print(f"{arguments.dataset} is in {path}")
+    return 0
+
+
+def command_synth(arguments) -> int:
+    from medcnn.datasets import get_dataset
+
+    path = get_dataset(arguments.dataset).write_synthetic(arguments.root, per_class=arguments.per_class, seed=arguments.seed)
+    print(f"synthetic {arguments.dataset} stand-in written to {path} (in the real on-disk format)")
+    return 0
+
+
+def command_index(arguments) -> int:
+    from medcnn.datasets import get_dataset
+    from medcnn.splits import write_manifest
+
+    index = get_dataset(arguments.dataset).index(_root(arguments))
+    write_manifest(index, arguments.out)
+    print(index.groupby("class_name", sort=False).size().to_string())
+    print(f"{len(index)} images indexed -> {arguments.out}")
+    return 0
+
+
+def command_split(arguments) -> int:
+    from medcnn.pipeline import load_index, split_index
+    from medcnn.splits import subset_counts, write_manifest
+
+    index = load_index(arguments.dataset, _root(arguments))
+    manifest = split_index(index, dataset=arguments.dataset, strategy=arguments.strategy, seed=arguments.seed)
+    write_manifest(manifest, arguments.out)
+    print(subset_counts(manifest).to_string())
+    print(f"manifest -> {arguments.out}")
+    return 0
+
+
+def command_train(arguments) -> int:
+    from medcnn.config import RunConfig
+    from medcnn.pipeline import train_and_evaluate
+
+    config = RunConfig(
+        dataset=arguments.dataset,
+        backbone=arguments.backbone,
+        profile=arguments.profile or os.environ.get("MEDCNN_PROFILE") or "smoke",
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        epochs=arguments.epochs,
+        image_size=arguments.image_size,
+        augment=arguments.augment,
+        fine_tune=arguments.fine_tune,
+        weights="profile" if arguments.weights is None else (None if arguments.weights == "none" else arguments.weights),
+        split=arguments.strategy,
+        seed=arguments.seed,
+        feature_cache=arguments.feature_cache,
+    )
+    result = train_and_evaluate(
+        config, root=_root(arguments), out=arguments.out, cache_dir=arguments.cache_dir, verbose=arguments.verbose
+    )
+    print(result.summary())
+    return 0
+
+
+def command_evaluate(arguments) -> int:
+    from medcnn.pipeline import evaluate_run
+
+    result = evaluate_run(arguments.run, cache_dir=arguments.cache_dir)
+    print(result.summary())
+    return 0
+
+
+def command_cite(arguments) -> int:
+    from medcnn.datasets import get_dataset
+
+    dataset = get_dataset(arguments.dataset)
+    print(f"{dataset.TITLE}\nSource: {dataset.SOURCE}\nLicence: {dataset.LICENSE}\n\n{dataset.CITATION}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m medcnn``.
+
+    Example:
+        >>> build_parser().parse_args(["synth", "--dataset", "retina", "--root", "/tmp/r"]).per_class
+        8
+    """
+    parser = argparse.ArgumentParser(prog="python -m medcnn", description="Classify medical images with CNNs: the course's command line.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, function, help_text):
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(function=function)
+        return command
+
+    def dataset_arguments(command, *, root_required=False):
+        command.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="which dataset")
+        command.add_argument("--root", required=root_required, help="the dataset folder (default: <data dir>/<dataset>)")
+        command.add_argument("--data-dir", help="where datasets live (default: $MEDCNN_DATA_DIR, else ~/.medcnn/data)")
+
+    command = add("download", command_download, "download a dataset (figshare or Kaggle) and unpack it")
+    dataset_arguments(command)
+    command.add_argument("--force", action="store_true", help="download again even if present")
+
+    command = add("synth", command_synth, "write a small synthetic stand-in in the dataset's real on-disk format")
+    command.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
+    command.add_argument("--root", required=True, help="folder to write into")
+    command.add_argument("--per-class", type=int, default=8, help="images per class (default 8)")
+    command.add_argument("--seed", type=int, default=0)
+
+    command = add("index", command_index, "list a dataset's images, labels, patients and official split as CSV")
+    dataset_arguments(command)
+    command.add_argument("--out", required=True, help="CSV file to write")
+
+    command = add("split", command_split, "split into train/val/test (the study's rule per dataset) and write the manifest")
+    dataset_arguments(command)
+    command.add_argument("--out", required=True, help="manifest CSV to write")
+    command.add_argument("--strategy", choices=("grouped", "stratified", "official"), help="override the dataset's rule")
+    command.add_argument("--seed", type=int, default=0)
+
+    command = add("train", command_train, "train and evaluate one model; writes a run folder with its report")
+    dataset_arguments(command)
+    command.add_argument("--backbone", default="vgg16", choices=BACKBONE_CHOICES)
+    command.add_argument("--profile", choices=("smoke", "full"), help="smoke (default; $MEDCNN_PROFILE) or full")
+    command.add_argument("--batch-size", type=int, default=32)
+    command.add_argument("--learning-rate", type=float, default=1e-3)
+    command.add_argument("--epochs", type=int, help="most epochs (default: the profile's: smoke 2, full 100)")
+    command.add_argument("--image-size", type=int, help="image side in px (default: smoke 64/75, full the backbone's)")
+    command.add_argument("--augment", action="store_true", help="the study's augmentation on training images")
+    command.add_argument("--fine-tune", action="store_true", help="then unfreeze the backbone's second half (5 epochs at 1e-5 in full)")
+    command.add_argument("--weights", choices=("imagenet", "none"), help="default: smoke none, full imagenet")
+    command.add_argument("--strategy", choices=("grouped", "stratified", "official"), help="override the dataset's split rule")
+    command.add_argument("--feature-cache", choices=("auto", "on", "off"), default="auto",
+                         help="train the head on cached backbone outputs (auto: where that is faster)")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--cache-dir", help="where decoded images are cached (default: <root>/.medcnn-cache)")
+    command.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras progress output")
+    command.add_argument("--out", required=True, help="run folder to write")
+
+    command = add("evaluate", command_evaluate, "evaluate a trained run folder again and rewrite its report")
+    command.add_argument("--run", required=True, help="a run folder written by train")
+    command.add_argument("--cache-dir", help="where decoded images are cached")
+
+    command = add("cite", command_cite, "show a dataset's source, licence and citation")
+    command.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status.
+
+    Example:
+        >>> main(["cite", "--dataset", "retina"])  # doctest: +SKIP
+    """
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return arguments.function(arguments)
+    except MedcnnError as error:
+        if arguments.debug:
+            raise
+        print(f"medcnn {arguments.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        print("(run with --debug for the traceback)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept", file=sys.stderr)
+        return 130

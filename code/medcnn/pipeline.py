@@ -1,0 +1,293 @@
+"""The whole path in one call: index → split → image cache → batches → model → train → evaluate → report.
+
+The chapters call the steps one by one; the ``train`` command and the study
+runner call :func:`train_and_evaluate`, which writes a run folder:
+
+``config.json``, ``manifest.csv``, ``history.csv``, ``model.keras``,
+``metrics.json``, ``report.md`` and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medcnn.config import RunConfig
+from medcnn.errors import ConfigError, DataError
+
+
+def load_index(dataset: str, root) -> pd.DataFrame:
+    """Index a dataset folder with its reader (see :mod:`medcnn.datasets`).
+
+    Example:
+        >>> import tempfile
+        >>> from medcnn.datasets import get_dataset
+        >>> root = get_dataset("folder").write_synthetic(tempfile.mkdtemp(), per_class=4, seed=0)
+        >>> len(load_index("folder", root)) > 0
+        True
+    """
+    from medcnn.datasets import get_dataset
+
+    return get_dataset(dataset).index(Path(root))
+
+
+def class_names_of(dataset: str, index: pd.DataFrame) -> list[str]:
+    """The class names in label order: the dataset's own, else those found in the index.
+
+    Example:
+        >>> import pandas as pd
+        >>> class_names_of("folder", pd.DataFrame({"label": [1, 0], "class_name": ["b", "a"]}))
+        ['a', 'b']
+    """
+    from medcnn.datasets import get_dataset
+
+    names = getattr(get_dataset(dataset), "CLASS_NAMES", None)
+    present = index.drop_duplicates("label").sort_values("label")
+    if names is None:
+        return present["class_name"].tolist()
+    return list(names[: int(index["label"].max()) + 1])
+
+
+def split_index(index: pd.DataFrame, *, dataset: str, strategy: str | None = None, seed: int = 0) -> pd.DataFrame:
+    """Split with the dataset's own rule (grouped by patient for brain MRI, official for RFMiD, …).
+
+    Example:
+        >>> import pandas as pd
+        >>> index = pd.DataFrame({"path": [str(i) for i in range(30)], "label": [0, 1, 2] * 10,
+        ...                       "class_name": "x", "patient_id": "", "split": ""})
+        >>> split_index(index, dataset="covid19", seed=0)["subset"].value_counts().to_dict()["train"]
+        18
+    """
+    from medcnn.datasets import get_dataset
+    from medcnn.splits import make_splits
+
+    module = get_dataset(dataset)
+    chosen = strategy or module.DEFAULT_SPLIT
+    return make_splits(index, strategy=chosen, fractions=module.SPLIT_FRACTIONS, seed=seed)
+
+
+def default_cache_dir(root) -> Path:
+    """Decoded images are cached beside the data they come from: ``<root>/.medcnn-cache``."""
+    return Path(root) / ".medcnn-cache"
+
+
+def make_batches(cache, *, num_classes: int, batch_size: int = 32, seed: int = 0):
+    """Training (shuffled each epoch), validation and test batches over an image cache.
+
+    A batch size larger than the training subset is clamped to it, with a one-line warning.
+
+    Example:
+        >>> # train, val, test = make_batches(cache, num_classes=3, batch_size=32, seed=0)
+    """
+    from medcnn.batches import ArrayBatches
+
+    rows = {subset: cache.rows(subset) for subset in ("train", "val", "test")}
+    empty = [subset for subset, positions in rows.items() if len(positions) == 0]
+    if empty:
+        raise DataError(f"the manifest has no images in {', '.join(empty)}: split the data again with more images")
+    if batch_size > len(rows["train"]):
+        warnings.warn(
+            f"batch_size={batch_size} is larger than the {len(rows['train'])} training images; using {len(rows['train'])}",
+            stacklevel=2,
+        )
+        batch_size = len(rows["train"])
+    common = dict(num_classes=num_classes, batch_size=batch_size, seed=seed)
+    return (
+        ArrayBatches(cache.images, cache.labels, indices=rows["train"], shuffle=True, **common),
+        ArrayBatches(cache.images, cache.labels, indices=rows["val"], **common),
+        ArrayBatches(cache.images, cache.labels, indices=rows["test"], **common),
+    )
+
+
+@dataclass
+class RunResult:
+    """What one run produced (all of it is also in ``run_dir``)."""
+
+    run_dir: Path
+    config: RunConfig
+    metrics: dict
+    history: pd.DataFrame | None = None
+    model: object = None
+    manifest: pd.DataFrame | None = None
+    timings: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        metrics = self.metrics
+        lines = []
+        if self.config.profile == "smoke":
+            from medcnn.profiles import get_profile
+
+            lines.append(get_profile("smoke").banner)
+        accuracy = metrics.get("accuracy")
+        interval = metrics.get("confidence_intervals", {}).get("accuracy")
+        text = f"test accuracy {accuracy:.3f}" if accuracy is not None else "test accuracy n/a"
+        if interval:
+            text += f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})"
+        baseline = metrics.get("majority_baseline", {}).get("accuracy")
+        if baseline is not None:
+            text += f"; majority-class baseline {baseline:.3f}"
+        lines.append(text)
+        lines.append(f"report: {self.run_dir / 'report.md'}")
+        return "\n".join(lines)
+
+
+def _write_json(path: Path, value) -> None:
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_text(json.dumps(value, indent=2, sort_keys=True, default=str))
+    temporary.replace(path)
+
+
+def train_and_evaluate(
+    config: RunConfig,
+    *,
+    root,
+    out,
+    manifest: pd.DataFrame | None = None,
+    cache_dir=None,
+    verbose: int = 2,
+    progress: bool = True,
+) -> RunResult:
+    """Train one model as configured, evaluate it on the test subset and write its run folder.
+
+    Args:
+        config: the run's settings; open ones are filled from its profile.
+        root: the dataset folder.
+        out: the run folder to write.
+        manifest: a split to use (default: split the index with the dataset's rule and ``config.seed``).
+        cache_dir: where decoded images are cached (default ``<root>/.medcnn-cache``).
+        verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
+        progress: show the decoding progress bar.
+
+    Example:
+        >>> import tempfile
+        >>> from medcnn.datasets import get_dataset
+        >>> root = get_dataset("covid19").write_synthetic(tempfile.mkdtemp(), per_class=8, seed=0)
+        >>> result = train_and_evaluate(RunConfig(dataset="covid19", epochs=1), root=root,
+        ...                             out=tempfile.mkdtemp(), verbose=0)  # doctest: +SKIP
+    """
+    import keras
+
+    from medcnn.images.cache import build_cache
+    from medcnn.models.classifier import build_classifier
+    from medcnn.profiles import get_profile
+    from medcnn.splits import write_manifest
+    from medcnn.training.fit import fine_tune_classifier, train_classifier
+
+    config = config.resolved()
+    profile = get_profile(config.profile)
+    root = Path(root)
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    started = time.perf_counter()
+    if verbose:
+        print(profile.banner)
+
+    _write_json(run_dir / "config.json", config.to_dict())
+    _write_json(run_dir / "run.json", {"root": str(root.resolve()), "cache_dir": str(cache_dir) if cache_dir else None})
+    if manifest is None:
+        index = load_index(config.dataset, root)
+        manifest = split_index(index, dataset=config.dataset, strategy=config.split, seed=config.seed)
+    write_manifest(manifest, run_dir / "manifest.csv")
+    class_names = class_names_of(config.dataset, manifest)
+    timings["index_and_split_seconds"] = time.perf_counter() - started
+
+    step = time.perf_counter()
+    cache = build_cache(
+        manifest, root=root, image_size=config.image_size,
+        cache_dir=cache_dir or default_cache_dir(root), progress=progress,
+    )
+    timings["cache_seconds"] = time.perf_counter() - step
+    train, val, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
+
+    keras.utils.set_random_seed(config.seed)
+    augmentation = None
+    if config.augment:
+        from medcnn.augment import build_augmentation
+
+        augmentation = build_augmentation(config.dataset if config.dataset != "folder" else "brain_tumor", seed=config.seed)
+    model = build_classifier(
+        config.backbone, len(class_names), weights=config.weights, input_size=config.image_size,
+        augmentation=augmentation, seed=config.seed,
+    )
+    step = time.perf_counter()
+    history = train_classifier(
+        model, train, val, learning_rate=config.learning_rate, epochs=config.epochs, run_dir=run_dir,
+        feature_cache=config.feature_cache, seed=config.seed, verbose=verbose,
+    )
+    if config.fine_tune and config.fine_tune_epochs > 0:
+        more = fine_tune_classifier(
+            model, train, val, epochs=config.fine_tune_epochs, learning_rate=config.fine_tune_learning_rate,
+            run_dir=run_dir, seed=config.seed, verbose=verbose,
+        )
+        history = pd.concat([history, more], ignore_index=True)
+    timings["train_seconds"] = time.perf_counter() - step
+    model.save(run_dir / "model.keras")
+    history.to_csv(run_dir / "history.csv", index=False)
+
+    metrics = _evaluate_and_report(model, cache, test, class_names, run_dir=run_dir, config=config, history=history,
+                                   note=profile.banner if profile.name == "smoke" else None)
+    timings["total_seconds"] = time.perf_counter() - started
+    metrics["timings"] = timings
+    _write_json(run_dir / "timings.json", timings)
+    return RunResult(run_dir=run_dir, config=config, metrics=metrics, history=history, model=model,
+                     manifest=manifest, timings=timings)
+
+
+def _evaluate_and_report(model, cache, test, class_names, *, run_dir, config, history, note):
+    from medcnn.evaluation.predictions import predict_probabilities
+    from medcnn.evaluation.report import write_run_report
+
+    probabilities = predict_probabilities(model, test)
+    rows = test.indices
+    groups = cache.frame["patient_id"].astype(str).to_numpy()[rows] if "patient_id" in cache.frame else None
+    if groups is not None and (groups == "").all():
+        groups = None
+    return write_run_report(
+        run_dir, y_true=test.labels, probabilities=probabilities, class_names=class_names,
+        history=history, config=config.to_dict(), images=np.asarray(cache.images[rows]), groups=groups,
+        seed=config.seed, note=note,
+    )
+
+
+def evaluate_run(run_dir, *, cache_dir=None) -> RunResult:
+    """Evaluate a trained run folder again (its saved model on its test subset) and rewrite the report.
+
+    Example:
+        >>> # evaluate_run("runs/demo")
+    """
+    import keras
+
+    from medcnn.images.cache import build_cache
+    from medcnn.profiles import get_profile
+    from medcnn.splits import read_manifest
+
+    run_dir = Path(run_dir)
+    needed = ["config.json", "run.json", "manifest.csv", "model.keras"]
+    missing = [name for name in needed if not (run_dir / name).is_file()]
+    if missing:
+        raise DataError(
+            f"{run_dir}: not a finished run folder (missing {', '.join(missing)}); "
+            "train one with `python -m medcnn train ... --out RUN_DIR`"
+        )
+    config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    where = json.loads((run_dir / "run.json").read_text())
+    manifest = read_manifest(run_dir / "manifest.csv")
+    root = Path(where["root"])
+    cache = build_cache(manifest, root=root, image_size=config.image_size,
+                        cache_dir=cache_dir or where.get("cache_dir") or default_cache_dir(root), progress=False)
+    class_names = class_names_of(config.dataset, manifest)
+    _, _, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
+    model = keras.saving.load_model(run_dir / "model.keras")
+    history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").is_file() else None
+    profile = get_profile(config.profile)
+    metrics = _evaluate_and_report(model, cache, test, class_names, run_dir=run_dir, config=config, history=history,
+                                   note=profile.banner if profile.name == "smoke" else None)
+    return RunResult(run_dir=run_dir, config=config, metrics=metrics, history=history, model=model, manifest=manifest)
