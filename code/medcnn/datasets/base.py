@@ -1,0 +1,191 @@
+"""What every dataset reader returns, and the checks that keep it honest.
+
+An index is a :class:`pandas.DataFrame` with exactly :data:`INDEX_COLUMNS`, one
+row per image:
+
+- ``path``: the image file, relative to the dataset root, as a POSIX string;
+- ``label``: the integer class, the position of ``class_name`` in the class list;
+- ``class_name``: the class as text;
+- ``patient_id``: the patient as text, ``""`` where the dataset has none;
+- ``split``: the dataset's official subset (``train``, ``val``, ``test``), ``""`` where it has none.
+
+Every reader ends with :func:`check_index`, so a wrong folder fails early with a
+message that says what was expected and how to get the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from medcnn.errors import DataError
+
+INDEX_COLUMNS = ("path", "label", "class_name", "patient_id", "split")
+OFFICIAL_SPLITS = ("train", "val", "test", "")
+SYNTHETIC_MARKER = ".medcnn-synthetic.json"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def fix_hint(dataset: str, root: str | os.PathLike) -> str:
+    """Return the commands that put dataset ``dataset`` into folder ``root``.
+
+    Example:
+        >>> fix_hint("retina", "/data/retina")
+        'python -m medcnn download --dataset retina --data-dir /data (or a synthetic stand-in: python -m medcnn synth --dataset retina --data-dir /data)'
+    """
+    root = Path(root)
+    data_dir = root.parent if root.name == dataset else root
+    where = "" if root.name == dataset else f" (it fills {data_dir.as_posix()}/{dataset})"
+    return (
+        f"python -m medcnn download --dataset {dataset} --data-dir {data_dir.as_posix()}{where}"
+        f" (or a synthetic stand-in: python -m medcnn synth --dataset {dataset} --data-dir {data_dir.as_posix()})"
+    )
+
+
+def require_root(root: str | os.PathLike, *, dataset: str) -> Path:
+    """Return ``root`` as a Path, or raise DataError if it is not an existing folder.
+
+    Example:
+        >>> require_root("/no/such/folder", dataset="retina")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.DataError: /no/such/folder: no such folder for dataset 'retina'; get it with python -m medcnn download --dataset retina --data-dir /no/such/folder (it fills /no/such/folder/retina) (or a synthetic stand-in: python -m medcnn synth --dataset retina --data-dir /no/such/folder)
+    """
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        what = "is a file, not a folder" if path.exists() else "no such folder"
+        raise DataError(f"{path}: {what} for dataset {dataset!r}; get it with {fix_hint(dataset, path)}")
+    return path
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders numbers inside text by value (``img-2`` before ``img-10``).
+
+    Example:
+        >>> sorted(["a-10.png", "a-2.png"], key=natural_key)
+        ['a-2.png', 'a-10.png']
+    """
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a file whose extension is one of :data:`IMAGE_SUFFIXES` (any case).
+
+    Example:
+        >>> is_image_file(Path("scan.PNG"))
+        True
+    """
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def walk_folders(root: Path):
+    """Yield every folder under ``root`` (itself included), sorted, skipping hidden and ``__MACOSX`` ones.
+
+    Example:
+        >>> [p.name for p in walk_folders(Path("/nonexistent"))]
+        ['nonexistent']
+    """
+    for folder, subfolders, _ in os.walk(root):
+        subfolders[:] = sorted(
+            name for name in subfolders if not name.startswith(".") and name != "__MACOSX"
+        )
+        yield Path(folder)
+
+
+def check_index(
+    frame: pd.DataFrame,
+    *,
+    root: str | os.PathLike,
+    dataset: str,
+    class_names: tuple[str, ...] | None = None,
+    layout: str | None = None,
+) -> pd.DataFrame:
+    """Validate a reader's table and return it with clean types and a fresh row index.
+
+    Args:
+        frame: the table a reader built.
+        root: the dataset folder it was read from (named in messages).
+        dataset: the dataset key (names the download command in messages).
+        class_names: every class that must have at least one image; defaults to the
+            dataset module's ``CLASS_NAMES``.
+        layout: the expected on-disk layout, quoted in the message when nothing is found;
+            defaults to the dataset module's ``LAYOUT``.
+
+    Raises:
+        DataError: no images, a class without images, wrong columns, duplicated paths,
+            labels that do not match class names, or an unknown split value.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"path": ["a/1.png", "b/1.png"], "label": [0, 1],
+        ...     "class_name": ["healthy", "diseased"], "patient_id": ["", ""], "split": ["", ""]})
+        >>> len(check_index(frame, root="/data/retina", dataset="retina"))
+        2
+    """
+    root = Path(root)
+    module = None
+    if class_names is None or layout is None:
+        from medcnn.datasets import get_dataset
+
+        module = get_dataset(dataset)
+    if class_names is None:
+        class_names = module.CLASS_NAMES
+    if layout is None:
+        layout = module.LAYOUT
+    hint = fix_hint(dataset, root)
+
+    if tuple(frame.columns) != INDEX_COLUMNS:
+        raise DataError(
+            f"{root}: the {dataset} reader built columns {list(frame.columns)}, expected {list(INDEX_COLUMNS)}"
+        )
+    if len(frame) == 0:
+        raise DataError(
+            f"{root}: no {dataset} images found. Expected this layout under it:\n{layout}\n"
+            f"Get the data with {hint}"
+        )
+    frame = frame.reset_index(drop=True).astype(
+        {"path": str, "label": "int64", "class_name": str, "patient_id": str, "split": str}
+    )
+    duplicated = frame["path"][frame["path"].duplicated()]
+    if len(duplicated):
+        raise DataError(f"{root}: image {duplicated.iloc[0]} is listed twice in the {dataset} index")
+    if class_names:
+        counts = frame["class_name"].value_counts()
+        missing = [name for name in class_names if counts.get(name, 0) == 0]
+        if missing:
+            raise DataError(
+                f"{root}: no images of class {', '.join(repr(name) for name in missing)} "
+                f"(found {dict(counts)}). Expected this layout:\n{layout}\n"
+                f"Check the folder is complete, or get the data again with {hint}"
+            )
+        expected = {name: position for position, name in enumerate(class_names)}
+        wrong = frame[frame["class_name"].map(expected) != frame["label"]]
+        if len(wrong):
+            row = wrong.iloc[0]
+            raise DataError(
+                f"{root / row['path']}: label {row['label']} does not match class {row['class_name']!r} "
+                f"(expected the order {list(class_names)})"
+            )
+    bad_split = frame[~frame["split"].isin(OFFICIAL_SPLITS)]
+    if len(bad_split):
+        raise DataError(
+            f"{root / bad_split['path'].iloc[0]}: split {bad_split['split'].iloc[0]!r} is not one of train, val, test or ''"
+        )
+    return frame
+
+
+def synthetic_settings(root: str | os.PathLike) -> dict | None:
+    """Return the settings a synthetic stand-in in ``root`` was written with, or None for real data.
+
+    Example:
+        >>> synthetic_settings("/no/such/folder") is None
+        True
+    """
+    marker = Path(root) / SYNTHETIC_MARKER
+    if not marker.is_file():
+        return None
+    return json.loads(marker.read_text(encoding="utf-8"))

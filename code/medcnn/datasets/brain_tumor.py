@@ -1,0 +1,321 @@
+"""Jun Cheng's brain tumor MRI dataset (figshare article 1512427, version 5).
+
+3,064 T1-weighted contrast-enhanced MRI slices from 233 patients with one of three
+tumours: meningioma (708), glioma (1,426) or pituitary tumour (930). The figshare
+download is one zip holding four zips (``brainTumorDataPublic_1-766.zip`` ...
+``brainTumorDataPublic_2299-3064.zip``, each with its ``N.mat`` files at the top
+level), ``cvind.mat`` (patient-wise cross-validation folds) and ``README.txt``.
+Each ``N.mat`` is MATLAB v7.3 (read with h5py, see :mod:`medcnn.datasets.matlab`).
+
+:func:`index` accepts the downloaded outer zip, the four inner zips, an unpacked
+folder of ``.mat`` files, or any subset of them: zips are unpacked once, safely and
+atomically, beside themselves (``1512427.zip`` -> ``1512427/``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medcnn.datasets.base import INDEX_COLUMNS, check_index, require_root, synthetic_settings, walk_folders
+from medcnn.errors import DataError, DownloadError
+
+KEY = "brain_tumor"
+TITLE = "Brain tumor MRI (Jun Cheng, figshare)"
+CLASS_NAMES = ("meningioma", "glioma", "pituitary")
+SOURCE = "https://figshare.com/ndownloader/articles/1512427/versions/5"
+ARTICLE_URL = "https://doi.org/10.6084/m9.figshare.1512427.v5"
+DOWNLOAD_NAME = "1512427.zip"
+KNOWN_HASH = None  # figshare publishes no checksum for the article zip; the inner files are checked by reading them.
+LICENSE = "CC BY 4.0"
+CITATION = """@misc{cheng2017braintumor,
+  author = {Cheng, Jun},
+  title = {brain tumor dataset},
+  year = {2017},
+  publisher = {figshare},
+  version = {5},
+  doi = {10.6084/m9.figshare.1512427.v5},
+  url = {https://doi.org/10.6084/m9.figshare.1512427.v5}
+}
+@article{cheng2015enhanced,
+  author = {Cheng, Jun and Huang, Wei and Cao, Shuangliang and Yang, Ru and Yang, Wei and Yun, Zhaoqiang and Wang, Zhijian and Feng, Qianjin},
+  title = {Enhanced Performance of Brain Tumor Classification via Tumor Region Augmentation and Partition},
+  journal = {PLoS ONE},
+  volume = {10},
+  number = {10},
+  pages = {e0140381},
+  year = {2015},
+  doi = {10.1371/journal.pone.0140381}
+}"""
+DEFAULT_SPLIT = "grouped"
+SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+INNER_RANGES = ((1, 766), (767, 1532), (1533, 2298), (2299, 3064))
+IMAGE_COUNT = 3064
+LAYOUT = f"""  {DOWNLOAD_NAME}                          (the figshare download), or
+  brainTumorDataPublic_1-766.zip ... brainTumorDataPublic_2299-3064.zip, or
+  any folder of 1.mat ... 3064.mat (MATLAB v7.3 with cjdata/label, cjdata/PID, cjdata/image)"""
+
+MAT_NAME = re.compile(r"^(\d+)\.mat$")
+INNER_ZIP = re.compile(r"^brainTumorDataPublic_(\d+)-(\d+)\.zip$")
+
+
+def _is_dataset_zip(path: Path) -> bool:
+    """True when the zip holds this dataset's inner zips or N.mat files."""
+    if INNER_ZIP.match(path.name):
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [Path(name).name for name in archive.namelist()]
+    except (zipfile.BadZipFile, OSError) as error:
+        raise DataError(f"{path}: not a zip file or damaged ({error}); delete it and download it again") from None
+    return any(INNER_ZIP.match(name) or MAT_NAME.match(name) for name in names)
+
+
+def unpack(root: str | os.PathLike, *, progress: bool = False) -> Path:
+    """Unpack every zip of the dataset under ``root``, nested ones too, once each.
+
+    ``X.zip`` is unpacked into the folder ``X`` beside it, unless a folder of that name
+    already exists (for instance unpacked by hand), in which case it is left alone.
+    Zips that hold neither inner zips nor ``N.mat`` files are ignored.
+
+    Example:
+        >>> root = write_synthetic("/tmp/medcnn-doc-brain")  # doctest: +SKIP
+        >>> sorted(p.name for p in unpack(root).iterdir())  # doctest: +SKIP
+        ['.medcnn-synthetic.json', '1512427', '1512427.zip']
+    """
+    from medcnn.download.archives import extract_zip
+
+    root = Path(root)
+    for _ in range(4):  # the outer zip, the inner zips, and a margin
+        pending = []
+        for folder in walk_folders(root):
+            for entry in sorted(folder.iterdir()):
+                if entry.is_file() and entry.suffix.lower() == ".zip" and not entry.name.startswith("."):
+                    target = entry.with_suffix("")
+                    if not target.exists() and _is_dataset_zip(entry):
+                        pending.append((entry, target))
+        if not pending:
+            break
+        for archive, target in pending:
+            try:
+                extract_zip(archive, target, progress=progress)
+            except PermissionError as error:
+                raise DataError(
+                    f"{archive}: cannot unpack into {target.parent} ({error}); copy the dataset to a writable folder"
+                ) from None
+    return root
+
+
+def _find_mat_files(root: Path) -> dict[int, Path]:
+    found: dict[int, list[Path]] = defaultdict(list)
+    for folder in walk_folders(root):
+        for entry in folder.iterdir():
+            match = MAT_NAME.match(entry.name)
+            if match and entry.is_file():
+                found[int(match.group(1))].append(entry)
+    chosen = {}
+    for number, paths in found.items():
+        paths = sorted(paths, key=lambda path: (len(path.relative_to(root).parts), path.as_posix()))
+        sizes = {path.stat().st_size for path in paths}
+        if len(sizes) > 1:
+            raise DataError(
+                f"{root}: two different files for image {number}: {paths[0]} and {paths[1]}; "
+                f"keep one copy of the dataset under this folder"
+            )
+        chosen[number] = paths[0]
+    return chosen
+
+
+def index(root: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
+    """Return the table of every brain tumor image under ``root``, in image-number order.
+
+    Zips found under ``root`` (the figshare download, or its inner zips) are unpacked
+    first, once. ``label`` is 0 meningioma, 1 glioma, 2 pituitary (the files' 1/2/3);
+    ``patient_id`` is the PID; ``split`` is ``""`` (the dataset has no official split).
+
+    Raises:
+        DataError: no ``.mat`` files, a class with none, or an unreadable file.
+
+    Example:
+        >>> frame = index(write_synthetic("/tmp/medcnn-doc-brain"))  # doctest: +SKIP
+        >>> frame.columns.tolist()  # doctest: +SKIP
+        ['path', 'label', 'class_name', 'patient_id', 'split']
+    """
+    from medcnn.datasets.matlab import read_mat_record
+
+    root = require_root(root, dataset=KEY)
+    unpack(root, progress=progress)
+    files = _find_mat_files(root)
+    numbers = sorted(files)
+    if progress and numbers:
+        from tqdm import tqdm
+
+        numbers = tqdm(numbers, desc="reading labels", unit="file")
+    rows = []
+    for number in numbers:
+        record = read_mat_record(files[number])
+        label = record.label - 1
+        rows.append((files[number].relative_to(root).as_posix(), label, CLASS_NAMES[label], record.patient_id, ""))
+    frame = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
+    return check_index(frame, root=root, dataset=KEY)
+
+
+def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:
+    """Download the figshare article zip into ``root`` and unpack it; return ``root``.
+
+    Raises:
+        DownloadError: figshare could not be reached, or ``root`` holds a synthetic stand-in.
+
+    Example:
+        >>> download("/data/brain_tumor")  # doctest: +SKIP
+        PosixPath('/data/brain_tumor')
+    """
+    import shutil
+
+    from medcnn.download.fetch import fetch_url
+
+    root = Path(root).expanduser()
+    if synthetic_settings(root) is not None:
+        raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
+    if force:
+        (root / DOWNLOAD_NAME).unlink(missing_ok=True)
+        shutil.rmtree(root / Path(DOWNLOAD_NAME).stem, ignore_errors=True)
+    fetch_url(SOURCE, folder=root, file_name=DOWNLOAD_NAME, known_hash=KNOWN_HASH, progress=progress)
+    unpack(root, progress=progress)
+    return root
+
+
+def _patients(per_class: int, rng: np.random.Generator) -> list[tuple[int, str, int, bool]]:
+    """(label, patient id, slices, half size) per synthetic patient."""
+    patients = []
+    serial = 0
+    for label in range(len(CLASS_NAMES)):
+        count = max(2, per_class // 2)
+        count = min(count, per_class)
+        cuts = np.sort(rng.choice(np.arange(1, per_class), size=count - 1, replace=False)) if count > 1 else []
+        slices = np.diff(np.concatenate([[0], cuts, [per_class]])).astype(int)
+        for size in slices:
+            style = serial % 3
+            if style == 0:
+                patient_id = f"{100360 + 331 * serial}"
+            elif style == 1:
+                patient_id = f"MR{39473 + 977 * serial:06d}"
+            else:
+                patient_id = f"MR{49453 + 613 * serial:06d}B"
+            patients.append((label, patient_id, int(size), serial % 4 == 3))
+            serial += 1
+    order = rng.permutation(len(patients))
+    return [patients[position] for position in order]
+
+
+def _synthetic_numbers(count: int) -> list[int]:
+    """Spread ``count`` image numbers over the four inner-zip ranges, from each range's start."""
+    per_range = [count // 4 + (1 if position < count % 4 else 0) for position in range(4)]
+    numbers = []
+    for (start, end), size in zip(INNER_RANGES, per_range):
+        numbers.extend(range(start, min(start + size, end + 1)))
+    return numbers
+
+
+def _synthetic_readme(count: int, per_class: int, seed: int) -> str:
+    return (
+        "Synthetic stand-in for Jun Cheng's brain tumor dataset (figshare 1512427), written by medcnn.\n"
+        f"{count} images ({per_class} per class, seed {seed}); not medical data.\n\n"
+        "Same layout as the real download: four zips of N.mat files by number range, cvind.mat and this file.\n"
+        "Each N.mat is MATLAB v7.3 (HDF5) with a struct cjdata:\n"
+        "  cjdata.label: 1 meningioma, 2 glioma, 3 pituitary tumor\n"
+        "  cjdata.PID: patient ID\n"
+        "  cjdata.image: image data (int16)\n"
+        "  cjdata.tumorBorder: x/y points of the tumor outline\n"
+        "  cjdata.tumorMask: binary tumor mask\n"
+        "To view an image in MATLAB: imshow(uint8(255/(max(im(:))-min(im(:)))*(im-min(im(:)))))\n"
+        "cvind.mat: patient-wise 5-fold cross-validation index of each image, in image-number order.\n"
+        "Only the image numbers written here exist; a subset of the real numbering.\n"
+    )
+
+
+def write_synthetic(
+    root: str | os.PathLike,
+    *,
+    per_class: int = 8,
+    seed: int = 0,
+    image_size: int = 64,
+) -> Path:
+    """Write a small stand-in of the figshare download into ``root``; return ``root``.
+
+    ``root/1512427.zip`` holds the inner zips (only ranges that have images; image
+    numbers start at each range's first number), ``cvind.mat`` and ``README.txt``,
+    exactly as the real download. A few patients per class, several slices each,
+    PIDs in the dataset's styles, every fourth patient at half size, raw int16
+    intensities up to about 1,500.
+
+    Args:
+        root: an empty or missing folder (or one holding an earlier stand-in).
+        per_class: images per class (at least 2).
+        seed: makes the images and patients reproducible.
+        image_size: side of the full-size images, in pixels.
+
+    Example:
+        >>> import tempfile
+        >>> frame = index(write_synthetic(tempfile.mkdtemp(), per_class=4))
+        >>> frame["label"].value_counts().sort_index().tolist()
+        [4, 4, 4]
+    """
+    from medcnn.datasets.matlab import write_cvind, write_mat_record
+    from medcnn.datasets.synthetic import class_pattern, write_synthetic_tree
+
+    if per_class < 2:
+        raise DataError(f"per_class={per_class}: the synthetic brain tumor set needs at least 2 images per class")
+    if image_size < 8:
+        raise DataError(f"image_size={image_size}: the synthetic brain tumor images need at least 8 pixels")
+
+    def build(folder: Path) -> list[str]:
+        rng = np.random.default_rng(seed)
+        patients = _patients(per_class, rng)
+        slices = [(label, patient_id, half, position) for position, (label, patient_id, size, half) in enumerate(patients) for _ in range(size)]
+        numbers = _synthetic_numbers(len(slices))
+        mats = folder / "mat"
+        mats.mkdir()
+        folds = []
+        for number, (label, patient_id, half, patient_position) in zip(numbers, slices):
+            side = image_size // 2 if half else image_size
+            pattern = class_pattern(label, num_classes=len(CLASS_NAMES), height=side, width=side, seed=rng)
+            gain = rng.uniform(700, 1500)
+            image = np.floor(pattern * gain + rng.uniform(0, 3, size=pattern.shape)).astype(np.int16)
+            mask = pattern > np.quantile(pattern, 0.9)
+            angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+            border = np.stack([side / 2 + side / 6 * np.cos(angles), side / 2 + side / 6 * np.sin(angles)], axis=1)
+            write_mat_record(
+                mats / f"{number}.mat",
+                label=label + 1,
+                patient_id=patient_id,
+                image=image,
+                tumor_mask=mask,
+                tumor_border=border.ravel(),
+            )
+            folds.append(patient_position % 5 + 1)
+        write_cvind(folder / "cvind.mat", np.array(folds))
+        (folder / "README.txt").write_text(_synthetic_readme(len(numbers), per_class, seed), encoding="utf-8")
+        inner_names = []
+        for start, end in INNER_RANGES:
+            members = [number for number in numbers if start <= number <= end]
+            if not members:
+                continue
+            name = f"brainTumorDataPublic_{start}-{end}.zip"
+            with zipfile.ZipFile(folder / name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for number in members:
+                    archive.write(mats / f"{number}.mat", arcname=f"{number}.mat")
+            inner_names.append(name)
+        with zipfile.ZipFile(folder / DOWNLOAD_NAME, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name in inner_names + ["cvind.mat", "README.txt"]:
+                archive.write(folder / name, arcname=name)
+        return [DOWNLOAD_NAME]
+
+    settings = {"per_class": per_class, "seed": seed, "image_size": image_size}
+    return write_synthetic_tree(root, dataset=KEY, settings=settings, build=build)

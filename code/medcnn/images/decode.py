@@ -1,0 +1,105 @@
+"""Decode any image file of the course's datasets to RGB uint8.
+
+Every reader, cache and figure goes through :func:`read_image`, so every image
+reaches the model the same way: an array of shape (height, width, 3), dtype uint8.
+
+- ``.mat`` (the brain tumor dataset, MATLAB v7.3): ``cjdata/image`` read with h5py,
+  transposed back from MATLAB's column-major order, and scaled to 0..255 by its own
+  minimum and maximum, as the dataset's README does with
+  ``uint8(255/(max-min)*(im-min))``; a constant image becomes zeros.
+- PNG, JPEG, BMP, TIFF through Pillow: grayscale becomes three equal channels;
+  16-bit and 32-bit grayscale are scaled by their own minimum and maximum to 8 bits;
+  alpha is dropped; palette images are expanded to RGB.
+
+A missing, empty, truncated or non-image file raises :class:`~medcnn.errors.DataError`
+naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from medcnn.errors import DataError
+
+
+def min_max_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Scale an array to 0..255 by its own minimum and maximum, rounding as MATLAB's ``uint8`` does.
+
+    A constant array becomes zeros.
+
+    Example:
+        >>> min_max_to_uint8(np.array([[100, 300], [200, 1100]], dtype=np.int16)).tolist()
+        [[0, 51], [26, 255]]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.astype(np.uint8)
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    scaled = 255.0 / (high - low) * (values - low)
+    return np.clip(np.floor(scaled + 0.5), 0, 255).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
+
+
+def _read_mat(path: Path) -> np.ndarray:
+    from medcnn.datasets.matlab import read_mat_record
+
+    record = read_mat_record(path, include_image=True)
+    return _gray_to_rgb(min_max_to_uint8(record.image))
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = image.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+                return _gray_to_rgb(min_max_to_uint8(np.asarray(image)))
+            if mode == "RGB":
+                return np.asarray(image, dtype=np.uint8).copy()
+            if mode in ("1", "L", "LA", "La"):
+                return _gray_to_rgb(np.asarray(image.convert("L"), dtype=np.uint8))
+            if mode in ("P", "PA"):
+                image = image.convert("RGBA")
+            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image Pillow can read; delete or replace the file") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise DataError(f"{path}: cannot decode the image ({error}); the file is damaged or truncated: replace it") from None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 of shape (height, width, 3).
+
+    Args:
+        path: a ``.mat`` file of the brain tumor dataset, or a PNG/JPEG/BMP/TIFF file.
+
+    Raises:
+        DataError: the file is missing, empty, truncated, or not an image.
+
+    Example:
+        >>> import tempfile, pathlib, numpy as np
+        >>> from PIL import Image
+        >>> file = pathlib.Path(tempfile.mkdtemp()) / "gray.png"
+        >>> Image.fromarray(np.full((5, 7), 9, np.uint8)).save(file)
+        >>> image = read_image(file)
+        >>> image.shape, image.dtype, int(image[0, 0, 2])
+        ((5, 7, 3), dtype('uint8'), 9)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the image file is empty (0 bytes); replace it or download the dataset again")
+    if path.suffix.lower() == ".mat":
+        return _read_mat(path)
+    return _read_pillow(path)
