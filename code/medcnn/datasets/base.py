@@ -86,8 +86,11 @@ def walk_folders(root: Path):
     """Yield every folder under ``root`` (itself included), sorted, skipping hidden and ``__MACOSX`` ones.
 
     Example:
-        >>> [p.name for p in walk_folders(Path("/nonexistent"))]
-        ['nonexistent']
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "b").mkdir(); (root / ".hidden").mkdir(); (root / "a").mkdir()
+        >>> [p.name for p in walk_folders(root)][1:]
+        ['a', 'b']
     """
     for folder, subfolders, _ in os.walk(root):
         subfolders[:] = sorted(
