@@ -1,0 +1,149 @@
+"""The three ImageNet backbones the study compared, as Keras applications without their top.
+
+Each backbone comes with the preprocessing it was trained with (``preprocess_input``:
+VGG-16 and ResNet-50 flip RGB to BGR and subtract the ImageNet mean pixel,
+Inception-V3 scales to [-1, 1]), its default input size and the smallest input it
+accepts. Keras itself is imported only when a backbone is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from medcnn.errors import ConfigError, DownloadError
+
+BACKBONE_LAYER_NAME = "backbone"
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One backbone: where it lives in ``keras.applications`` and the sizes it works at.
+
+    Attributes:
+        name: the name medcnn uses (``"vgg16"``, ``"resnet50"``, ``"inceptionv3"``).
+        module: the ``keras.applications`` module holding it and its ``preprocess_input``.
+        constructor: the function in that module that builds it.
+        default_size: the side, in pixels, it was trained on with ImageNet.
+        min_size: the smallest side it accepts without a top.
+        signature_layer: a layer name only this architecture has (to recognise it in a built model).
+
+    Example:
+        >>> backbone = get_backbone("vgg16")
+        >>> backbone.default_size, backbone.min_size
+        (224, 32)
+    """
+
+    name: str
+    module: str
+    constructor: str
+    default_size: int
+    min_size: int
+    signature_layer: str
+
+    def preprocess(self, images):
+        """Apply this backbone's own ``preprocess_input`` to 0-255 float images (array or Keras tensor).
+
+        Example:
+            >>> import numpy as np
+            >>> get_backbone("inceptionv3").preprocess(np.full((1, 2, 2, 3), 255.0)).max()  # doctest: +SKIP
+            1.0
+        """
+        return importlib.import_module(f"keras.applications.{self.module}").preprocess_input(images)
+
+    def build(self, *, input_size: int | None = None, weights: str | None = "imagenet"):
+        """Build the backbone without its top, as one Keras model named ``"backbone"``.
+
+        Args:
+            input_size: the image side in pixels (default: ``default_size``).
+            weights: ``"imagenet"``, ``None`` (random initialisation) or a path to a weights file.
+
+        Example:
+            >>> model = get_backbone("resnet50").build(input_size=32, weights=None)  # doctest: +SKIP
+            >>> model.output.shape  # doctest: +SKIP
+            (None, 1, 1, 2048)
+        """
+        size = check_input_size(self.name, input_size)
+        applications = importlib.import_module(f"keras.applications.{self.module}")
+        build = getattr(applications, self.constructor)
+        try:
+            return build(
+                include_top=False, weights=weights, input_shape=(size, size, 3), name=BACKBONE_LAYER_NAME
+            )
+        except Exception as error:  # Keras reports a failed download as a bare Exception
+            if weights == "imagenet":
+                raise DownloadError(
+                    f"could not load the ImageNet weights of {self.name} ({error}); they are downloaded "
+                    "once from Google's storage into ~/.keras/models: check the network, or pass "
+                    "weights=None to start from random weights"
+                ) from error
+            raise
+
+
+BACKBONES = {
+    "vgg16": Backbone("vgg16", "vgg16", "VGG16", 224, 32, "block5_conv3"),
+    "resnet50": Backbone("resnet50", "resnet50", "ResNet50", 224, 32, "conv5_block3_out"),
+    "inceptionv3": Backbone("inceptionv3", "inception_v3", "InceptionV3", 299, 75, "mixed10"),
+}
+
+
+def get_backbone(name: str = "vgg16") -> Backbone:
+    """Look up a backbone by name (case, ``-`` and ``_`` are ignored: ``"Inception_V3"`` works).
+
+    Example:
+        >>> get_backbone("ResNet-50").constructor
+        'ResNet50'
+    """
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r}: expected one of {', '.join(BACKBONES)}")
+    return BACKBONES[key]
+
+
+def check_input_size(name: str, input_size: int | None = None) -> int:
+    """Return the input side to use for backbone ``name``, refusing one below its minimum.
+
+    ``None`` gives the backbone's default size.
+
+    Example:
+        >>> check_input_size("inceptionv3")
+        299
+        >>> check_input_size("vgg16", 64)
+        64
+    """
+    backbone = get_backbone(name)
+    if input_size is None:
+        return backbone.default_size
+    if isinstance(input_size, bool) or int(input_size) != input_size:
+        raise ConfigError(f"input_size={input_size!r}: expected a whole number of pixels")
+    if input_size < backbone.min_size:
+        raise ConfigError(
+            f"input_size={input_size} is too small for {backbone.name}: its minimum is "
+            f"{backbone.min_size} pixels (default {backbone.default_size}); resize the image cache larger"
+        )
+    return int(input_size)
+
+
+def backbone_architecture(model) -> str:
+    """Name the architecture (``"vgg16"``, ...) of a classifier or backbone built by medcnn.
+
+    Recognised by a layer name only that architecture has, so it works on reloaded models.
+
+    Example:
+        >>> from medcnn.models.classifier import build_classifier
+        >>> backbone_architecture(build_classifier("vgg16", weights=None, input_size=32))  # doctest: +SKIP
+        'vgg16'
+    """
+    names = set()
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        names.add(layer.name)
+        stack.extend(getattr(layer, "layers", []))
+    for backbone in BACKBONES.values():
+        if backbone.signature_layer in names:
+            return backbone.name
+    raise ConfigError(
+        f"model {model.name!r} holds none of the backbones {', '.join(BACKBONES)}; "
+        "build it with medcnn.models.classifier.build_classifier"
+    )
