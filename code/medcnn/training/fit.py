@@ -1,0 +1,169 @@
+"""Train a classifier the study's way, by the fastest path that gives the same result.
+
+``train_classifier`` is the first stage (frozen backbone, train the head, at most
+100 epochs with the study's callbacks); ``fine_tune_classifier`` the last (second
+half of the backbone unfrozen, 5 epochs at 1e-5). Both return the history as a
+DataFrame, one row per epoch, and record which path ran in ``history.attrs`` and in
+the ``training_path`` column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from medcnn.batches import ArrayBatches
+from medcnn.errors import ConfigError
+from medcnn.training.callbacks import study_callbacks
+from medcnn.training.compile import compile_classifier
+
+CACHED_FEATURES = "cached_features"
+END_TO_END = "end_to_end"
+
+
+def _check_batches(train_batches, val_batches, model):
+    for name, batches in (("train_batches", train_batches), ("val_batches", val_batches)):
+        if not isinstance(batches, ArrayBatches):
+            raise ConfigError(f"{name}: expected medcnn.batches.ArrayBatches over the image cache, got {type(batches).__name__}")
+        if batches.labels is None:
+            raise ConfigError(f"{name}: these batches have no labels; build them with the subset's labels")
+        if len(batches.indices) == 0:
+            raise ConfigError(f"{name}: no rows selected; check the split manifest")
+        units = 1 if batches.num_classes == 2 else batches.num_classes
+        if units != int(model.outputs[0].shape[-1]):
+            raise ConfigError(
+                f"{name}: num_classes={batches.num_classes} but the model has {int(model.outputs[0].shape[-1])} "
+                "output units; build the classifier with the dataset's number of classes"
+            )
+
+
+def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_prefix, verbose, callback_options):
+    callbacks = study_callbacks(run_dir, classifier=classifier, file_prefix=file_prefix, **callback_options)
+    fit_model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    return callbacks[0].frame()
+
+
+def _describe(history: pd.DataFrame, *, path: str, reason: str, stage: str) -> pd.DataFrame:
+    history = history.copy()
+    history["training_path"] = path
+    history.attrs.update({"stage": stage, "training_path": path, "reason": reason})
+    return history
+
+
+def train_classifier(
+    model,
+    train_batches,
+    val_batches,
+    *,
+    learning_rate: float = 1e-3,
+    epochs: int = 100,
+    run_dir=None,
+    feature_cache="auto",
+    feature_cache_dir=None,
+    jit_compile="auto",
+    seed: int = 0,
+    verbose: int = 2,
+    **callback_options,
+) -> pd.DataFrame:
+    """Train ``model`` (the study's first stages) with Adam and the study's callbacks.
+
+    With a frozen backbone and no augmentation the backbone's outputs can be computed
+    once and only the head trained on them (see :mod:`medcnn.training.features`); the
+    head's layers are the classifier's, so ``model`` comes back trained either way,
+    and with the same batches in the same order the result is the same.
+
+    Args:
+        model: from :func:`medcnn.models.classifier.build_classifier`.
+        train_batches, val_batches: :class:`medcnn.batches.ArrayBatches` over the uint8
+            image cache (shuffle the training batches; their seed fixes the order).
+        learning_rate: Adam's step size.
+        epochs: the most epochs to run (early stopping usually ends sooner).
+        run_dir: where ``history.csv`` and ``best_model.keras`` go (``None``: nowhere).
+        feature_cache: ``"auto"`` (CPU: yes; GPU: VGG-16 only), ``True`` or ``False``.
+        feature_cache_dir: where cached features are kept; default ``<run_dir>/../feature_cache``
+            (shared by runs next to each other) or memory only when ``run_dir`` is ``None``.
+        jit_compile: passed to ``compile`` (see :func:`medcnn.training.precision.configure_precision`).
+        seed: seeds Keras' global random state (``keras.utils.set_random_seed``) before training.
+        verbose: Keras' progress output (0 silent, 1 bar, 2 one line per epoch).
+        callback_options: overrides for :func:`medcnn.training.callbacks.study_callbacks`
+            (``patience=...``, ``min_learning_rate=...``).
+
+    Returns:
+        One row per epoch: ``epoch, loss, accuracy, val_loss, val_accuracy, learning_rate,
+        training_path``; ``attrs`` holds ``training_path`` and the ``reason`` for it.
+
+    Example:
+        >>> history = train_classifier(model, train_batches, val_batches, epochs=2, verbose=0)  # doctest: +SKIP
+        >>> history.attrs["training_path"]  # doctest: +SKIP
+        'cached_features'
+    """
+    import keras
+
+    from medcnn.models.classifier import split_classifier
+    from medcnn.training.features import compute_features, feature_batches, feature_cache_decision
+
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+        raise ConfigError(f"epochs={epochs!r}: expected a whole number of at least 1")
+    _check_batches(train_batches, val_batches, model)
+    use_features, reason = feature_cache_decision(model, feature_cache)
+    keras.utils.set_random_seed(seed)
+    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
+    options = dict(epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options)
+    if not use_features:
+        history = _run_fit(model, None, train_batches, val_batches, **options)
+        return _describe(history, path=END_TO_END, reason=reason, stage="train")
+
+    if feature_cache_dir is None and run_dir is not None:
+        feature_cache_dir = Path(run_dir).resolve().parent / "feature_cache"
+    extractor, head = split_classifier(model)
+    train_features = compute_features(extractor, train_batches, cache_dir=feature_cache_dir, name="train", verbose=verbose)
+    val_features = compute_features(extractor, val_batches, cache_dir=feature_cache_dir, name="validation", verbose=verbose)
+    head_train = feature_batches(train_features, train_batches)
+    head_validation = feature_batches(val_features, val_batches)
+    compile_classifier(head, learning_rate=learning_rate, jit_compile=jit_compile)
+    history = _run_fit(head, model, head_train, head_validation, **options)
+    # Leave the image batches where end-to-end training would have left them.
+    while train_batches.epoch < head_train.epoch:
+        train_batches.on_epoch_end()
+    return _describe(history, path=CACHED_FEATURES, reason=reason, stage="train")
+
+
+def fine_tune_classifier(
+    model,
+    train_batches,
+    val_batches,
+    *,
+    epochs: int = 5,
+    learning_rate: float = 1e-5,
+    run_dir=None,
+    jit_compile="auto",
+    seed: int = 0,
+    verbose: int = 2,
+    **callback_options,
+) -> pd.DataFrame:
+    """The study's fine-tuning: unfreeze the backbone's second half (BatchNorm frozen), train end to end.
+
+    Writes ``fine_tune_history.csv`` and ``fine_tune_best_model.keras`` into ``run_dir``.
+
+    Example:
+        >>> history = fine_tune_classifier(model, train_batches, val_batches, epochs=5)  # doctest: +SKIP
+        >>> history["learning_rate"].iloc[0]  # doctest: +SKIP
+        1e-05
+    """
+    import keras
+
+    from medcnn.models.fine_tune import unfreeze_second_half
+
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+        raise ConfigError(f"epochs={epochs!r}: expected a whole number of at least 1")
+    _check_batches(train_batches, val_batches, model)
+    unfrozen = unfreeze_second_half(model)
+    keras.utils.set_random_seed(seed)
+    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
+    history = _run_fit(
+        model, None, train_batches, val_batches,
+        epochs=int(epochs), run_dir=run_dir, file_prefix="fine_tune_", verbose=verbose, callback_options=callback_options,
+    )
+    reason = f"fine-tuning trains {len(unfrozen)} backbone layers, so there is nothing to cache"
+    return _describe(history, path=END_TO_END, reason=reason, stage="fine_tune")
