@@ -35,15 +35,17 @@ def fix_hint(dataset: str, root: str | os.PathLike) -> str:
 
     Example:
         >>> fix_hint("retina", "/data/retina")
-        'python -m medcnn download --dataset retina --data-dir /data (or a synthetic stand-in: python -m medcnn synth --dataset retina --data-dir /data)'
+        'python -m medcnn download --dataset retina --data-dir /data (or a synthetic stand-in: python -m medcnn synth --dataset retina --root /data/retina)'
     """
     root = Path(root)
-    data_dir = root.parent if root.name == dataset else root
-    where = "" if root.name == dataset else f" (it fills {data_dir.as_posix()}/{dataset})"
-    return (
-        f"python -m medcnn download --dataset {dataset} --data-dir {data_dir.as_posix()}{where}"
-        f" (or a synthetic stand-in: python -m medcnn synth --dataset {dataset} --data-dir {data_dir.as_posix()})"
-    )
+    synth = f"python -m medcnn synth --dataset {dataset} --root {root.as_posix()}"
+    if dataset == "folder":
+        return f"your own images placed as {root.as_posix()}/<class name>/<image>.png (or a synthetic stand-in: {synth})"
+    if root.name == dataset:
+        download = f"python -m medcnn download --dataset {dataset} --data-dir {root.parent.as_posix()}"
+    else:
+        download = f"python -m medcnn download --dataset {dataset} --root {root.as_posix()}"
+    return f"{download} (or a synthetic stand-in: {synth})"
 
 
 def require_root(root: str | os.PathLike, *, dataset: str) -> Path:
@@ -53,7 +55,7 @@ def require_root(root: str | os.PathLike, *, dataset: str) -> Path:
         >>> require_root("/no/such/folder", dataset="retina")
         Traceback (most recent call last):
         ...
-        medcnn.errors.DataError: /no/such/folder: no such folder for dataset 'retina'; get it with python -m medcnn download --dataset retina --data-dir /no/such/folder (it fills /no/such/folder/retina) (or a synthetic stand-in: python -m medcnn synth --dataset retina --data-dir /no/such/folder)
+        medcnn.errors.DataError: /no/such/folder: no such folder for dataset 'retina'; get it with python -m medcnn download --dataset retina --root /no/such/folder (or a synthetic stand-in: python -m medcnn synth --dataset retina --root /no/such/folder)
     """
     path = Path(root).expanduser()
     if not path.is_dir():

@@ -39,7 +39,8 @@ def class_pattern(
     """Return a float32 image in [0, 1] that carries class ``label`` plainly.
 
     Inside a bright oval (the "body", 0 outside it) the level rises with the label,
-    stripes run at a class-specific angle, a small disc sits at a random place, and
+    stripes run at a class-specific angle, a bright disc sits in a class-specific
+    direction from the centre, and
     seeded noise covers it all. One pixel block is pinned at 1.0 and the corners at
     0.0, so a per-image min-max rescaling (as the brain tumor README does) keeps
     the class levels apart.
@@ -56,21 +57,24 @@ def class_pattern(
     rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
     y = (rows + 0.5) / height * 2.0 - 1.0
     x = (columns + 0.5) / width * 2.0 - 1.0
-    scale = rng.uniform(0.85, 0.95)
+    scale = rng.uniform(0.88, 0.92)
     body = (x / scale) ** 2 + (y / scale) ** 2 <= 1.0
 
     fraction = label / max(num_classes - 1, 1)
-    level = 0.15 + 0.6 * fraction
+    level = 0.1 + 0.75 * fraction
     angle = np.pi * label / num_classes + rng.uniform(-0.1, 0.1)
     frequency = 3.0 + 2.0 * label
-    phase = rng.uniform(0, 2 * np.pi)
-    stripes = 0.12 * np.sin(frequency * np.pi * (x * np.cos(angle) + y * np.sin(angle)) + phase)
+    phase = rng.uniform(-0.3, 0.3)
+    stripes = 0.08 * np.sin(frequency * np.pi * (x * np.cos(angle) + y * np.sin(angle)) + phase)
 
-    centre_y, centre_x = rng.uniform(-0.4, 0.4, size=2)
-    radius = rng.uniform(0.12, 0.22)
+    # A bright disc in a class-specific direction from the centre: a spatial signal that
+    # survives flattening of coarse feature maps.
+    direction = 2 * np.pi * label / num_classes + rng.uniform(-0.1, 0.1)
+    centre_y, centre_x = 0.45 * np.sin(direction), 0.45 * np.cos(direction)
+    radius = rng.uniform(0.22, 0.3)
     disc = (x - centre_x) ** 2 + (y - centre_y) ** 2 <= radius**2
 
-    image = level + stripes + 0.2 * disc + rng.normal(0.0, 0.04, size=(height, width))
+    image = level + stripes + 0.3 * disc + rng.normal(0.0, 0.04, size=(height, width))
     image = np.where(body, np.clip(image, 0.02, 0.98), 0.0).astype(np.float32)
     block_y, block_x = max(1, height // 32), max(1, width // 32)
     image[height // 2 : height // 2 + block_y, width // 2 : width // 2 + block_x] = 1.0
