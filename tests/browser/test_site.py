@@ -1,0 +1,174 @@
+"""The built course site, opened in headless Chromium: every page in the toc renders and works.
+
+Run with ``pytest tests/browser -m browser`` (add ``MEDCNN_BOOK_BUILT=1`` to reuse a fresh
+``_build/html``). Requests that leave the local server are blocked, so the check is the same
+with or without a network.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPOSITORY / "_build" / "screenshots"
+pytestmark = pytest.mark.browser
+
+CONFIG = yaml.safe_load((REPOSITORY / "_config.yml").read_text(encoding="utf-8"))
+TOC = yaml.safe_load((REPOSITORY / "_toc.yml").read_text(encoding="utf-8"))
+PART_CAPTIONS = [part["caption"] for part in TOC["parts"]]
+TOP_LEVEL_CHAPTERS = [chapter["file"] for part in TOC["parts"] for chapter in part["chapters"] if "file" in chapter]
+
+
+def _front_matter(path: Path) -> dict:
+    match = re.match(r"---\n(.*?)\n---\n", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return (yaml.safe_load(match.group(1)) or {}) if match else {}
+
+
+def _collect(entries, found):
+    for entry in entries or []:
+        if "file" in entry:
+            found.append(entry["file"])
+        if "glob" in entry:
+            from sphinx.util.matching import patfilter
+
+            pages = [
+                path.relative_to(REPOSITORY).with_suffix("").as_posix()
+                for path in (REPOSITORY / "book").rglob("*.md")
+                if "_build" not in path.parts
+            ]
+            found.extend(sorted(patfilter(pages, entry["glob"])))
+        _collect(entry.get("sections"), found)
+    return found
+
+
+def toc_pages() -> list[str]:
+    """Every page the toc builds (repository paths without suffix), in toc order."""
+    pages = [TOC["root"]]
+    for part in TOC["parts"]:
+        _collect(part["chapters"], pages)
+    return pages
+
+
+PAGES = toc_pages()
+NOTEBOOK_PAGES = [name for name in PAGES if "kernelspec" in _front_matter(REPOSITORY / f"{name}.md")]
+DATASET_PAGES = [name for name in PAGES if name.startswith("book/datasets/")]
+
+
+def _open(page, site_url: str, path: str):
+    """Open a page of the site with every request that leaves the local server blocked."""
+    page.route(re.compile(r"^(?!" + re.escape(site_url) + r").*"), lambda route: route.abort())
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    response = page.goto(site_url + path, wait_until="load")
+    assert response is not None and response.ok, f"{path}: HTTP {response.status if response else 'no response'}"
+    return errors
+
+
+BROKEN_IMAGES = """async (origin) => {
+  const images = [...document.images].filter((image) => (image.currentSrc || image.src).startsWith(origin));
+  images.forEach((image) => { image.loading = "eager"; });
+  const settle = (image) => image.complete ? Promise.resolve() :
+    new Promise((resolve) => { image.addEventListener("load", resolve); image.addEventListener("error", resolve);
+                               setTimeout(resolve, 10000); });
+  await Promise.all(images.map(settle));
+  return { count: images.length,
+           broken: images.filter((image) => image.naturalWidth === 0).map((image) => image.currentSrc || image.src) };
+}"""
+
+
+def test_root_redirects_to_the_home_page(page, site_url):
+    _open(page, site_url, "")
+    page.wait_for_url(re.compile(r".*/book/index\.html$"))
+    assert page.locator("h1").first.inner_text().strip() == "Medical images with CNNs"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_renders_with_sidebar_images_and_no_traceback(page, site_url, name):
+    errors = _open(page, site_url, f"{name}.html")
+    assert page.locator("main h1").count() >= 1, f"{name}: no title"
+
+    sidebar = page.locator(".bd-sidebar-primary")
+    assert sidebar.is_visible(), f"{name}: the sidebar is not shown"
+    sidebar_text = sidebar.inner_text()
+    for caption in PART_CAPTIONS:
+        assert caption in sidebar_text, f"{name}: the sidebar lacks the part {caption!r}"
+    # the current page links to itself as "#": compare without fragments
+    hrefs = sidebar.locator("nav a.reference").evaluate_all("(links) => links.map((link) => link.href.split('#')[0])")
+    for chapter in TOP_LEVEL_CHAPTERS:
+        assert f"{site_url}{chapter}.html" in hrefs, f"{name}: the sidebar has no link to {chapter}"
+
+    images = page.evaluate(BROKEN_IMAGES, site_url.rstrip("/"))
+    assert images["count"] >= 1, f"{name}: not even the logo is on the page"
+    assert images["broken"] == [], f"{name}: images that did not load: {images['broken']}"
+
+    outputs = " ".join(page.locator(".cell_output").all_inner_texts())
+    assert "Traceback" not in outputs, f"{name}: a cell output contains a traceback"
+    assert page.locator(".cell_output .traceback, .output.traceback").count() == 0, f"{name}: an error output is shown"
+    assert errors == [], f"{name}: JavaScript errors: {errors}"
+
+
+
+def _tracked(path: Path) -> bool:
+    if not (REPOSITORY / ".git").exists():
+        return path.is_file()
+    result = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", str(path.relative_to(REPOSITORY))],
+        cwd=REPOSITORY, capture_output=True, text=True,
+    )  # fmt: skip
+    return result.returncode == 0
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_colab_link_opens_the_committed_notebook(page, site_url, name):
+    _open(page, site_url, f"{name}.html")
+    colab = page.locator('a[href^="https://colab.research.google.com/"]')
+    if name not in NOTEBOOK_PAGES:
+        assert colab.count() == 0, f"{name} has no code, so it should have no Colab link"
+        return
+    assert colab.count() == 1, f"{name}: expected one Colab link, found {colab.count()}"
+    repository = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    branch = CONFIG["repository"]["branch"]
+    expected = f"https://colab.research.google.com/github/{repository}/blob/{branch}/{quote(name)}.ipynb"
+    assert colab.get_attribute("href") == expected
+    notebook = REPOSITORY / f"{name}.ipynb"
+    assert notebook.is_file(), f"the Colab link of {name} points at {notebook.name}, which does not exist"
+    assert _tracked(notebook), f"{notebook.relative_to(REPOSITORY)} exists but is not committed"
+
+
+def _search_word(page, site_url: str, name: str) -> str:
+    """The longest word of the page's title: a word a reader would search for."""
+    _open(page, site_url, f"{name}.html")
+    title = page.locator("main h1").first.inner_text()
+    words = re.findall(r"[A-Za-z]{4,}", title)
+    assert words, f"{name}: the title {title!r} has no word to search for"
+    return max(words, key=len)
+
+
+@pytest.mark.parametrize("name", [name for name in PAGES if name != TOC["root"]])
+def test_search_finds_the_page(page, site_url, name):
+    word = _search_word(page, site_url, name)
+    page.goto(f"{site_url}search.html?q={quote(word)}", wait_until="load")
+    summary = page.locator("#search-results p.search-summary")
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#search-results p.search-summary'); return s && s.innerText.trim().length > 0; }"
+    )
+    assert "found" in summary.inner_text(), f"searching {word!r}: {summary.inner_text()}"
+    hrefs = page.locator("#search-results ul.search li a").evaluate_all("(links) => links.map((link) => link.href)")
+    assert any(f"/{name}.html" in href for href in hrefs), f"searching {word!r} did not find {name}: {hrefs}"
+
+
+def test_dataset_pages_are_screenshotted(page, site_url):
+    # the dataset part's pages (its intro, and each chapter once listed in the toc) become CI artifacts
+    assert DATASET_PAGES, "the toc lists no page under book/datasets/"
+    for name in DATASET_PAGES:
+        _open(page, site_url, f"{name}.html")
+        target = SCREENSHOTS / f"{name.removeprefix('book/').replace('/', '-')}.png"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 10_000, f"{target} looks empty"
