@@ -31,10 +31,11 @@ def current_learning_rate(optimizer) -> float:
     """The optimizer's learning rate as a Python float.
 
     Example:
-        >>> round(current_learning_rate(keras.optimizers.Adam(learning_rate=1e-3)), 6)
+        >>> current_learning_rate(keras.optimizers.Adam(learning_rate=1e-3))
         0.001
     """
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    # Optimizers keep it in float32: round to the 7 digits float32 holds, so 2e-3 reads 0.002.
+    return float(f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):.7g}")
 
 
 class EpochHistory(keras.callbacks.Callback):
