@@ -21,7 +21,7 @@ REQUIRED_KEYS = {
     "cheng2015", "cheng2017", "chowdhury2020", "rahman2021", "pachade2021",
     "simonyan2014", "he2016", "szegedy2016", "kingma2014",
     "srivastava2014", "ioffe2015", "lecun1998", "goodfellow2016",
-    "araujo2017", "wang2020", "ehteshamibejnordi2017", "cinar2020",
+    "araujo2017", "wang2020", "ehteshamibejnordi2017", "tran2018", "cinar2020",
 }  # fmt: skip
 
 
@@ -295,6 +295,9 @@ def test_theme_points_colab_at_the_paired_ipynb(tmp_path):
         encoding="utf-8",
     )
     (tmp_path / "book" / "part").mkdir(parents=True)
+    (tmp_path / "book" / "_ext").mkdir()
+    for extension in (BOOK / "_ext").glob("*.py"):
+        (tmp_path / "book" / "_ext" / extension.name).write_text(extension.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "book" / "index.md").write_text("# Home\n\nA page.\n", encoding="utf-8")
     (tmp_path / "book" / "part" / "plain.md").write_text("# Plain\n\nNo code here.\n", encoding="utf-8")
     lesson = tmp_path / "book" / "part" / "lesson.md"
@@ -322,5 +325,7 @@ def test_theme_points_colab_at_the_paired_ipynb(tmp_path):
     # a page without code gets no launch button
     plain = (tmp_path / "_build" / "html" / "book" / "part" / "plain.html").read_text(encoding="utf-8")
     assert "colab.research.google.com" not in plain
+    # each inline script once (book/_ext/unique_scripts.py): a repeated `const` is a JavaScript error
+    assert html.count("const THEBE_JS_URL") == 1
     # the .ipynb is excluded from the build: one page, not two
     assert not (tmp_path / "_build" / "html" / "book" / "part" / "lesson.ipynb.html").exists()
