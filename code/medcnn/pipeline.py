@@ -128,8 +128,8 @@ class RunResult:
         accuracy = metrics.get("accuracy")
         interval = metrics.get("confidence_intervals", {}).get("accuracy")
         text = f"test accuracy {accuracy:.3f}" if accuracy is not None else "test accuracy n/a"
-        if interval:
-            text += f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})"
+        if interval and interval.get("low") is not None:
+            text += f" (95% CI {interval['low']:.3f}-{interval['high']:.3f})"
         baseline = metrics.get("majority_baseline", {}).get("accuracy")
         if baseline is not None:
             text += f"; majority-class baseline {baseline:.3f}"
@@ -285,7 +285,7 @@ def evaluate_run(run_dir, *, cache_dir=None) -> RunResult:
                         cache_dir=cache_dir or where.get("cache_dir") or default_cache_dir(root), progress=False)
     class_names = class_names_of(config.dataset, manifest)
     _, _, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
-    model = keras.saving.load_model(run_dir / "model.keras")
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
     history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").is_file() else None
     profile = get_profile(config.profile)
     metrics = _evaluate_and_report(model, cache, test, class_names, run_dir=run_dir, config=config, history=history,

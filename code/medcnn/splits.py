@@ -55,8 +55,10 @@ def _two_way(labels, groups, *, test_fraction: float, seed: int, grouped: bool):
 
     positions = np.arange(len(labels))
     if grouped:
-        # StratifiedGroupKFold with k folds holds out ~1/k of the groups; choose k from the fraction.
-        folds = max(2, int(round(1.0 / test_fraction)))
+        # StratifiedGroupKFold with k folds holds out ~1/k of the groups; choose k from the fraction,
+        # but no more folds than the smallest class has patients (tiny datasets).
+        patients_per_class = pd.DataFrame({"label": labels, "group": groups}).groupby("label")["group"].nunique()
+        folds = max(2, min(int(round(1.0 / test_fraction)), int(patients_per_class.min())))
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
         keep, held_out = next(splitter.split(positions, labels, groups))
         return keep, held_out
@@ -122,8 +124,7 @@ def make_splits(
         # A group takes the label of its first image for the class check; StratifiedGroupKFold
         # balances classes across groups itself.
         per_group = pd.Series(labels).groupby(groups).first().to_numpy()
-        folds_needed = max(2, int(round(1.0 / test_fraction)))
-        _check_class_sizes(per_group, needed=min(3, folds_needed), unit="patients")
+        _check_class_sizes(per_group, needed=3, unit="patients")
     else:
         groups = None
         _check_class_sizes(labels, needed=3, unit="images")
