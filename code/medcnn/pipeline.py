@@ -37,6 +37,79 @@ def load_index(dataset: str, root) -> pd.DataFrame:
     return get_dataset(dataset).index(Path(root))
 
 
+def prepare_data(dataset: str, *, profile: str | None = None, data_dir=None, seed: int = 0) -> Path:
+    """Return the folder of ``dataset`` for a profile, getting the data if needed.
+
+    ``full``: the real dataset under ``<data dir>/<dataset>``, downloaded if absent
+    (figshare or Kaggle). ``smoke``: the real dataset if it is already there (a chapter
+    then takes a small subset, see :func:`smoke_subset`), else a synthetic stand-in in
+    the real on-disk format under ``<data dir>/synthetic/<dataset>`` — no network.
+
+    Example:
+        >>> import tempfile
+        >>> root = prepare_data("retina", profile="smoke", data_dir=tempfile.mkdtemp())
+        >>> root.name
+        'retina'
+    """
+    from medcnn.datasets import get_dataset
+    from medcnn.datasets.base import synthetic_settings
+    from medcnn.paths import data_dir as resolve_data_dir
+    from medcnn.profiles import get_profile
+
+    chosen = get_profile(profile)
+    module = get_dataset(dataset)
+    real_root = resolve_data_dir(data_dir) / dataset
+    if chosen.name == "full":
+        if not _has_data(module, real_root):
+            module.download(real_root)
+        return real_root
+    if _has_data(module, real_root) and synthetic_settings(real_root) is None:
+        return real_root
+    synthetic_root = resolve_data_dir(data_dir) / "synthetic" / dataset
+    return Path(module.write_synthetic(synthetic_root, per_class=chosen.synthetic_per_class, seed=seed))
+
+
+def _has_data(module, root: Path) -> bool:
+    if not root.is_dir() or not any(root.iterdir()):
+        return False
+    try:
+        module.index(root)
+    except DataError:
+        return False
+    return True
+
+
+def smoke_subset(index: pd.DataFrame, *, per_class: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Keep at most ``per_class`` images of each class (per official split where there is one).
+
+    Used by the smoke profile when the real dataset is on disk. Whole patients are kept
+    where patient ids exist, so a grouped split stays possible.
+
+    Example:
+        >>> import pandas as pd
+        >>> index = pd.DataFrame({"path": [str(i) for i in range(40)], "label": [0, 1] * 20,
+        ...                       "class_name": "x", "patient_id": "", "split": ""})
+        >>> len(smoke_subset(index, per_class=5))
+        10
+    """
+    generator = np.random.default_rng(seed)
+    keep = []
+    for _, group in index.groupby(["split", "label"], sort=True):
+        patients = group["patient_id"].astype(str)
+        if (patients != "").all():
+            chosen, count = [], 0
+            for patient in generator.permutation(patients.unique()):
+                if count >= per_class:
+                    break
+                rows = group.index[patients == patient]
+                chosen.extend(rows)
+                count += len(rows)
+            keep.extend(chosen)
+        else:
+            keep.extend(generator.permutation(group.index.to_numpy())[:per_class])
+    return index.loc[sorted(keep)].reset_index(drop=True)
+
+
 def class_names_of(dataset: str, index: pd.DataFrame) -> list[str]:
     """The class names in label order: the dataset's own, else those found in the index.
 
