@@ -1,12 +1,12 @@
 # Two commands matter: `make book` (set up, then build the site) and `make test`
-# (set up, then run the tests). Each creates the virtual environment if it is missing.
+# (set up, then run all the tests). Each creates the virtual environment if it is missing.
 
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax demo test test-jax book check-notebooks clean
+.PHONY: setup setup-jax setup-browser demo test unit-tests test-jax book check-notebooks test-browser clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -22,18 +22,39 @@ $(VENV)/.installed-jax: $(VENV)/.installed requirements-jax.txt
 
 setup-jax: $(VENV)/.installed-jax
 
+$(VENV)/.installed-browser: $(VENV)/.installed requirements-browser.txt
+	$(PYTHON) -m pip install --quiet -r requirements-browser.txt
+	touch $@
+
+setup-browser: $(VENV)/.installed-browser
+
 # Train and evaluate one model on synthetic brain-tumour data (smoke profile) and write its report.
 demo: setup
 	$(PYTHON) -m medcnn synth --dataset brain_tumor --root runs/demo-data --per-class 12 --seed 0
 	$(PYTHON) -m medcnn train --dataset brain_tumor --root runs/demo-data --backbone vgg16 --profile smoke --epochs 3 --out runs/demo
 	@echo "Report: runs/demo/report.md"
 
-test: setup
-	$(PYTHON) -m pytest -q tests
+# The main job: build the site (every chapter executed, smoke profile) into _build/html.
+book: setup
+	MEDCNN_PROFILE=smoke $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	@echo "Site: _build/html/index.html"
+
+# Everything: notebooks in sync, unit and integration tests, the book built and checked in Chromium
+# (the browser test skips, saying why, where /usr/bin/chromium is missing).
+test: unit-tests check-notebooks test-browser
+
+unit-tests: setup
+	$(PYTHON) -m pytest -q tests -m "not browser"
+
+check-notebooks: setup
+	$(PYTHON) tools/check_notebooks.py
+
+test-browser: setup-browser book
+	MEDCNN_BOOK_BUILT=1 $(PYTHON) -m pytest -q tests/browser -m browser
 
 # The unit tests again on Keras's JAX backend (the book and browser tests need only one backend).
 test-jax: setup-jax
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not book and not browser"
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not browser"
 
 clean:
 	rm -rf _build runs

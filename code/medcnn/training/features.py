@@ -110,7 +110,7 @@ def feature_cache_key(extractor, batches: ArrayBatches) -> str:
     digest.update(f"{keras.backend.backend()}|{keras.mixed_precision.dtype_policy().name}".encode())
     digest.update(str([tuple(tensor.shape) for tensor in extractor.inputs + extractor.outputs]).encode())
     for weight in extractor.weights:
-        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        value = np.ascontiguousarray(weight.numpy())
         digest.update(f"{weight.path}|{value.shape}|{value.dtype}".encode())
         digest.update(value.tobytes())
     digest.update(_data_identity(batches))
