@@ -35,7 +35,9 @@ def current_learning_rate(optimizer) -> float:
         0.001
     """
     # Optimizers keep it in float32: round to the 7 digits float32 holds, so 2e-3 reads 0.002.
-    return float(f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):.7g}")
+    rate = optimizer.learning_rate
+    value = rate.numpy() if hasattr(rate, "numpy") else keras.ops.convert_to_numpy(rate)
+    return float(f"{float(value):.7g}")
 
 
 class EpochHistory(keras.callbacks.Callback):
