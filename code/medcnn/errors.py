@@ -28,3 +28,7 @@ class DownloadError(MedcnnError):
 
 class ConfigError(MedcnnError, ValueError):
     """A setting cannot work (unknown backbone or dataset, a size or rate out of range)."""
+
+
+class DiskFullError(MedcnnError):
+    """A cache, checkpoint or result could not be written: the disk is full (nothing half-written is kept)."""

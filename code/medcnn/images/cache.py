@@ -18,13 +18,14 @@ import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from medcnn.errors import ConfigError, DataError
+from medcnn.files import disk_full_error, is_disk_full, remove_stale_partials, require_free_space
 
 CACHE_FORMAT_VERSION = 1
 
@@ -35,15 +36,18 @@ class ImageCache:
 
     Attributes:
         images: a read-only memmap of shape (n, size, size, 3), dtype uint8, in ``frame`` order.
-        frame: the manifest rows, one per image, in the same order.
+        frame: the manifest rows, one per image, in the same order (without skipped rows).
         path: the ``.npy`` file holding the images.
         decoded: how many images were decoded to build it in this call (0 when reused).
+        skipped: the manifest rows left out because they could not be read (``skip_bad=True``),
+            with a ``reason`` column; empty when none were.
     """
 
     images: np.ndarray
     frame: pd.DataFrame
     path: Path
     decoded: int = 0
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "reason"]))
 
     @property
     def labels(self) -> np.ndarray:
@@ -103,6 +107,34 @@ def _default_cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+BAD_FILES_LISTED = 20
+
+
+def bad_files_message(skipped: pd.DataFrame, *, total: int) -> str:
+    """The message listing every unreadable image at once, and the two ways out.
+
+    Example:
+        >>> import pandas as pd
+        >>> print(bad_files_message(pd.DataFrame({"path": ["a.png"], "reason": ["/d/a.png: empty"]}), total=10))
+        1 of 10 images cannot be read:
+          /d/a.png: empty
+        Replace or delete them (then index again), or leave them out with `python -m medcnn train ... --skip-bad` (build_cache(..., skip_bad=True))
+    """
+    lines = [f"{len(skipped)} of {total} images cannot be read:"]
+    lines += [f"  {reason}" for reason in skipped["reason"].head(BAD_FILES_LISTED)]
+    if len(skipped) > BAD_FILES_LISTED:
+        lines.append(f"  ... and {len(skipped) - BAD_FILES_LISTED} more")
+    lines.append(
+        "Replace or delete them (then index again), or leave them out with "
+        "`python -m medcnn train ... --skip-bad` (build_cache(..., skip_bad=True))"
+    )
+    return "\n".join(lines)
+
+
+def _read_skipped(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"path": str, "reason": str}, keep_default_na=False)
+
+
 def build_cache(
     manifest: pd.DataFrame,
     *,
@@ -111,8 +143,13 @@ def build_cache(
     cache_dir=None,
     workers: int | None = None,
     progress: bool = True,
+    skip_bad: bool = False,
 ) -> ImageCache:
     """Decode the manifest's images once into a memmap cache, or reuse the cache built before.
+
+    Every image is tried; unreadable ones (empty, truncated, not an image) are listed
+    all at once in one :class:`~medcnn.errors.DataError`, or, with ``skip_bad=True``,
+    left out of the cache and reported in :attr:`ImageCache.skipped`.
 
     Args:
         manifest: an index or manifest (``path`` relative to ``root``, ``label``, …).
@@ -121,6 +158,11 @@ def build_cache(
         cache_dir: where cache files go (default: ``<data dir>/cache``).
         workers: decoding threads (default: the number of CPU cores).
         progress: show a tqdm progress bar while decoding.
+        skip_bad: leave unreadable images out instead of stopping.
+
+    Raises:
+        DataError: unreadable images (all listed) without ``skip_bad``, or a missing root.
+        DiskFullError: the cache does not fit on the disk (checked before decoding).
 
     Example:
         >>> import tempfile, pathlib, numpy as np, pandas as pd
@@ -132,7 +174,7 @@ def build_cache(
         >>> cache.images.shape, int(cache.images[0, 0, 0, 0]), cache.decoded
         ((1, 32, 32, 3), 200, 1)
     """
-    from medcnn.images.decode import read_image
+    from medcnn.images import decode
 
     if int(image_size) < 1:
         raise ConfigError(f"image_size={image_size}: expected a positive number of pixels")
@@ -143,41 +185,94 @@ def build_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     frame = manifest.reset_index(drop=True)
     key = cache_key(frame, root=root, image_size=image_size)
-    images_path = cache_dir / f"images-{image_size}px-{key}.npy"
-    table_path = cache_dir / f"images-{image_size}px-{key}.csv"
+    stem = f"images-{image_size}px-{key}"
+    images_path = cache_dir / f"{stem}.npy"
+    table_path = cache_dir / f"{stem}.csv"
+    skipped_path = cache_dir / f"{stem}-skipped.csv"
+    shape = (len(frame), image_size, image_size, 3)
+    fix = "free some space there, or put the cache elsewhere with --cache-dir (cache_dir=...)"
 
+    # A killed earlier build leaves only a .partial file: never read, removed here.
+    remove_stale_partials(cache_dir)
     if images_path.is_file() and table_path.is_file():
+        skipped = _read_skipped(skipped_path) if skipped_path.is_file() else pd.DataFrame(columns=["path", "reason"])
+        if len(skipped) and not skip_bad:
+            raise DataError(bad_files_message(skipped, total=len(frame)))
+        kept = frame[~frame["path"].astype(str).isin(set(skipped["path"]))].reset_index(drop=True)
         images = np.load(images_path, mmap_mode="r")
-        if images.shape == (len(frame), image_size, image_size, 3) and images.dtype == np.uint8:
-            return ImageCache(images=images, frame=frame, path=images_path, decoded=0)
+        if images.shape == (len(kept),) + shape[1:] and images.dtype == np.uint8:
+            return ImageCache(images=images, frame=kept, path=images_path, decoded=0, skipped=skipped)
 
+    needed = int(np.prod(shape)) + 4096
+    require_free_space(cache_dir, needed, what=f"the image cache of {len(frame)} images", fix=fix)
     temporary = images_path.with_name(f".{images_path.name}.{os.getpid()}.partial")
+    compacted = images_path.with_name(f".{images_path.name}.compact.{os.getpid()}.partial")
+    table_temporary = table_path.with_name(f".{table_path.name}.{os.getpid()}.partial")
+    skipped_temporary = skipped_path.with_name(f".{skipped_path.name}.{os.getpid()}.partial")
     try:
-        output = np.lib.format.open_memmap(
-            temporary, mode="w+", dtype=np.uint8, shape=(len(frame), image_size, image_size, 3)
-        )
+        output = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=shape)
+        _reserve(temporary)
 
-        def load(position: int) -> int:
-            output[position] = resize_image(read_image(root / frame.at[position, "path"]), image_size=image_size)
-            return position
+        def load(position: int) -> str | None:
+            try:
+                output[position] = resize_image(decode.read_image(root / frame.at[position, "path"]), image_size=image_size)
+            except DataError as error:
+                return str(error)
+            return None
 
-        positions = range(len(frame))
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            results = pool.map(load, positions)
+            results = pool.map(load, range(len(frame)))
             if progress:
                 from tqdm import tqdm
 
                 results = tqdm(results, total=len(frame), desc=f"decoding {len(frame)} images once", unit="img")
-            for _ in results:
-                pass
+            reasons = list(results)
+        bad = [position for position, reason in enumerate(reasons) if reason is not None]
+        skipped = pd.DataFrame(
+            {"path": frame.loc[bad, "path"].astype(str).tolist(), "reason": [reasons[position] for position in bad]},
+            columns=["path", "reason"],
+        )
+        if bad and not skip_bad:
+            raise DataError(bad_files_message(skipped, total=len(frame)))
+        if len(bad) == len(frame):
+            raise DataError(bad_files_message(skipped, total=len(frame)).split("\n")[0] + " (all of them): check the dataset folder")
         output.flush()
-        del output
-        frame.to_csv(table_path.with_name(table_path.name + ".partial"), index=False)
-        os.replace(table_path.with_name(table_path.name + ".partial"), table_path)
+        if bad:
+            good = np.setdiff1d(np.arange(len(frame)), bad)
+            kept_output = np.lib.format.open_memmap(compacted, mode="w+", dtype=np.uint8, shape=(len(good),) + shape[1:])
+            for start in range(0, len(good), 256):
+                kept_output[start : start + 256] = output[good[start : start + 256]]
+            kept_output.flush()
+            del kept_output
+            del output
+            os.replace(compacted, temporary)
+        else:
+            del output
+        kept = frame.drop(index=bad).reset_index(drop=True)
+        kept.to_csv(table_temporary, index=False)
+        skipped.to_csv(skipped_temporary, index=False)
+        os.replace(skipped_temporary, skipped_path)
+        os.replace(table_temporary, table_path)
         os.replace(temporary, images_path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        table_path.with_name(table_path.name + ".partial").unlink(missing_ok=True)
+    except BaseException as error:
+        for path in (temporary, compacted, table_temporary, skipped_temporary):
+            path.unlink(missing_ok=True)
+        if is_disk_full(error):
+            raise disk_full_error(cache_dir, what=f"the image cache of {len(frame)} images", needed=needed, fix=fix) from None
         raise
     images = np.load(images_path, mmap_mode="r")
-    return ImageCache(images=images, frame=frame, path=images_path, decoded=len(frame))
+    return ImageCache(images=images, frame=kept, path=images_path, decoded=len(frame), skipped=skipped)
+
+
+def _reserve(path: Path) -> None:
+    """Allocate the whole file now, so a full disk is an error here, not a crash while writing pages."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        try:
+            os.posix_fallocate(stream.fileno(), 0, size)
+        except OSError as error:
+            if is_disk_full(error):
+                raise
+            # Some file systems cannot preallocate; the free-space check above still ran.

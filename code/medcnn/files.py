@@ -1,0 +1,195 @@
+"""Writing files so that nothing half-written is ever trusted, and a full disk is named.
+
+Caches, manifests, checkpoints and results are written to a temporary name beside
+their final one and renamed only when complete (a rename within one folder is
+atomic): a run killed mid-write leaves at most a ``.partial`` file that no reader
+looks at. A full disk becomes a :class:`~medcnn.errors.DiskFullError` that names
+the folder, the space needed and the fix.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "result.txt"
+    >>> with atomic_path(target) as temporary:
+    ...     _ = temporary.write_text("done")
+    >>> target.read_text()
+    'done'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from medcnn.errors import DiskFullError
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def format_bytes(count: float) -> str:
+    """A byte count for people: ``1.5 GB``, ``12 MB``.
+
+    Example:
+        >>> format_bytes(1_500_000_000)
+        '1.5 GB'
+    """
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if abs(count) < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1000.0
+    return f"{count:.1f} TB"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for the OS errors a full disk or an exhausted quota raise.
+
+    Example:
+        >>> import errno
+        >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+        True
+    """
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_bytes(folder) -> int | None:
+    """Free space in ``folder`` (or its nearest existing parent), or None when it cannot be asked.
+
+    Example:
+        >>> free_bytes("/") > 0
+        True
+    """
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full_error(folder, *, what: str, needed: int | None = None, fix: str | None = None) -> DiskFullError:
+    """The error to raise when ``what`` does not fit into ``folder``.
+
+    Example:
+        >>> str(disk_full_error("/data/cache", what="the image cache", needed=2_000_000_000)).startswith(
+        ...     "disk full: cannot write the image cache in /data/cache (it needs about 2.0 GB")
+        True
+    """
+    free = free_bytes(folder)
+    sizes = []
+    if needed is not None:
+        sizes.append(f"it needs about {format_bytes(needed)}")
+    if free is not None:
+        sizes.append(f"{format_bytes(free)} free")
+    detail = f" ({', '.join(sizes)})" if sizes else ""
+    fix = fix or "free some space there, or write to another folder"
+    return DiskFullError(f"disk full: cannot write {what} in {folder}{detail}. {fix[0].upper()}{fix[1:]}; nothing half-written was kept")
+
+
+def require_free_space(folder, needed: int, *, what: str, fix: str | None = None, margin: int = 16 * 2**20) -> None:
+    """Raise :class:`DiskFullError` before any work if ``folder`` has less than ``needed`` bytes (plus a margin) free.
+
+    Example:
+        >>> require_free_space("/", 1, what="a tiny file")
+    """
+    free = free_bytes(folder)
+    if free is not None and free < needed + margin:
+        raise disk_full_error(folder, what=what, needed=needed, fix=fix)
+
+
+def partial_path(path) -> Path:
+    """The temporary name a file is written under before its rename: ``.<name>.<pid>.partial`` beside it.
+
+    Example:
+        >>> partial_path("/runs/a/history.csv").name.startswith(".history.csv.")
+        True
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, what: str | None = None, fix: str | None = None):
+    """Yield a temporary path to write; rename it onto ``path`` when the block ends without error.
+
+    On any error the temporary file is deleted; a full disk raises :class:`DiskFullError`
+    naming the folder.
+
+    Example:
+        >>> import tempfile, pathlib, json
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "metrics.json"
+        >>> with atomic_path(target) as temporary:
+        ...     _ = temporary.write_text(json.dumps({"accuracy": 1.0}))
+        >>> json.loads(target.read_text())["accuracy"]
+        1.0
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = partial_path(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:
+        _remove(temporary)
+        if is_disk_full(error):
+            raise disk_full_error(path.parent, what=what or path.name, fix=fix) from None
+        raise
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_stale_partials(folder, *, pattern: str = f"*{PARTIAL_SUFFIX}") -> list[Path]:
+    """Delete ``.partial`` files in ``folder`` left by processes that no longer run; return them.
+
+    A partial file's name ends with the id of the process writing it; files of a
+    process still running (another notebook building the same cache) are left alone.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".images.npy.999999999.partial").write_bytes(b"half")
+        >>> [path.name for path in remove_stale_partials(folder)]
+        ['.images.npy.999999999.partial']
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.glob(pattern)):
+        if _writer_alive(path):
+            continue
+        _remove(path)
+        removed.append(path)
+    return removed
+
+
+def _writer_alive(path: Path) -> bool:
+    parts = path.name.split(".")
+    pid = parts[-2] if len(parts) >= 3 else ""
+    if not pid.isdigit():
+        return False
+    pid = int(pid)
+    if os.name == "nt":  # os.kill would end the process there: trust only the file's age
+        import time
+
+        return time.time() - path.stat().st_mtime < 24 * 3600
+    if pid == os.getpid():
+        return False  # our own leftover from an earlier, failed call
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
