@@ -38,9 +38,37 @@ def _check_batches(train_batches, val_batches, model):
             )
 
 
-def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_prefix, verbose, callback_options):
+def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_prefix, verbose, callback_options,
+             resume=False):
+    """Fit with the study's callbacks; with ``resume`` continue from the stage's resume state in ``run_dir``."""
+    from medcnn.training.resume import (
+        ResumeCheckpoint,
+        finish_from_state,
+        load_resume_state,
+        restore_model_state,
+        resume_path,
+    )
+
     callbacks = study_callbacks(run_dir, classifier=classifier, file_prefix=file_prefix, **callback_options)
-    fit_model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    state = load_resume_state(run_dir, file_prefix=file_prefix) if (resume and run_dir is not None) else None
+    initial_epoch = 0
+    if state is not None:
+        for _ in range(state.epoch):  # the shuffle of epoch k depends only on the seed and k
+            train.on_epoch_end()
+        if state.finished_for(epochs):
+            finish_from_state(fit_model, state)
+            return pd.DataFrame(state.rows, columns=callbacks[0].frame().columns)
+        restore_model_state(fit_model, state, where=str(resume_path(run_dir, file_prefix=file_prefix)))
+        initial_epoch = state.epoch
+        if verbose:
+            print(f"resuming {file_prefix or ''}training after epoch {state.epoch} of {epochs} (from {run_dir})")
+    if run_dir is not None:
+        callbacks.append(ResumeCheckpoint(resume_path(run_dir, file_prefix=file_prefix), callbacks=callbacks,
+                                          epochs=epochs, state=state))
+    # shuffle=False: ArrayBatches shuffle their rows themselves, by seed and epoch only; Keras' own
+    # shuffle of the batch order would draw on Python's global random state, which a resumed run lacks.
+    fit_model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                  verbose=verbose, shuffle=False)
     return callbacks[0].frame()
 
 
@@ -64,6 +92,7 @@ def train_classifier(
     jit_compile="auto",
     seed: int = 0,
     verbose: int = 2,
+    resume: bool = False,
     **callback_options,
 ) -> pd.DataFrame:
     """Train ``model`` (the study's first stages) with Adam and the study's callbacks.
@@ -86,6 +115,9 @@ def train_classifier(
         jit_compile: passed to ``compile`` (see :func:`medcnn.training.precision.configure_precision`).
         seed: seeds Keras' global random state (``keras.utils.set_random_seed``) before training.
         verbose: Keras' progress output (0 silent, 1 bar, 2 one line per epoch).
+        resume: continue from ``run_dir/resume.npz`` (written after every epoch) when a
+            killed run left one: same weights, optimizer state, callbacks and history
+            (see :mod:`medcnn.training.resume`); without one, train from the start.
         callback_options: overrides for :func:`medcnn.training.callbacks.study_callbacks`
             (``patience=...``, ``min_learning_rate=...``).
 
@@ -109,7 +141,8 @@ def train_classifier(
     use_features, reason = feature_cache_decision(model, feature_cache)
     keras.utils.set_random_seed(seed)
     compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
-    options = dict(epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options)
+    options = dict(epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options,
+                   resume=resume)
     if not use_features:
         history = _run_fit(model, None, train_batches, val_batches, **options)
         return _describe(history, path=END_TO_END, reason=reason, stage="train")
@@ -140,11 +173,13 @@ def fine_tune_classifier(
     jit_compile="auto",
     seed: int = 0,
     verbose: int = 2,
+    resume: bool = False,
     **callback_options,
 ) -> pd.DataFrame:
     """The study's fine-tuning: unfreeze the backbone's second half (BatchNorm frozen), train end to end.
 
-    Writes ``fine_tune_history.csv`` and ``fine_tune_best_model.keras`` into ``run_dir``.
+    Writes ``fine_tune_history.csv``, ``fine_tune_best_model.keras`` and ``fine_tune_resume.npz``
+    into ``run_dir``; ``resume=True`` continues a killed fine-tuning from the last.
 
     Example:
         >>> history = fine_tune_classifier(model, train_batches, val_batches, epochs=5)  # doctest: +SKIP
@@ -164,6 +199,7 @@ def fine_tune_classifier(
     history = _run_fit(
         model, None, train_batches, val_batches,
         epochs=int(epochs), run_dir=run_dir, file_prefix="fine_tune_", verbose=verbose, callback_options=callback_options,
+        resume=resume,
     )
     reason = f"fine-tuning trains {len(unfrozen)} backbone layers, so there is nothing to cache"
     return _describe(history, path=END_TO_END, reason=reason, stage="fine_tune")
