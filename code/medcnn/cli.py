@@ -93,7 +93,8 @@ def command_train(arguments) -> int:
         feature_cache=arguments.feature_cache,
     )
     result = train_and_evaluate(
-        config, root=_root(arguments), out=arguments.out, cache_dir=arguments.cache_dir, verbose=arguments.verbose
+        config, root=_root(arguments), out=arguments.out, cache_dir=arguments.cache_dir, verbose=arguments.verbose,
+        skip_bad=arguments.skip_bad, resume=arguments.resume,
     )
     print(result.summary())
     return 0
@@ -113,6 +114,24 @@ def command_cite(arguments) -> int:
     dataset = get_dataset(arguments.dataset)
     print(f"{dataset.TITLE}\nSource: {dataset.SOURCE}\nLicence: {dataset.LICENSE}\n\n{dataset.CITATION}")
     return 0
+
+
+SECRET_VARIABLES = ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
+
+
+def hide_secrets(text: str) -> str:
+    """Replace Kaggle credentials found in the environment by ``***`` (they are never printed).
+
+    Example:
+        >>> import os
+        >>> os.environ["KAGGLE_KEY"] = "0123456789abcdef"
+        >>> hide_secrets("401 for key 0123456789abcdef")
+        '401 for key ***'
+        >>> del os.environ["KAGGLE_KEY"]
+    """
+    from medcnn.download.fetch import hide_kaggle_secrets
+
+    return hide_kaggle_secrets(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--cache-dir", help="where decoded images are cached (default: <root>/.medcnn-cache)")
     command.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras progress output")
+    command.add_argument("--skip-bad", action="store_true",
+                         help="leave unreadable images out (recorded in the run's manifest) instead of stopping")
+    command.add_argument("--resume", action="store_true",
+                         help="continue a killed run in --out from its last finished epoch (same settings)")
     command.add_argument("--out", required=True, help="run folder to write")
 
     command = add("evaluate", command_evaluate, "evaluate a trained run folder again and rewrite its report")
@@ -197,9 +220,10 @@ def main(argv=None) -> int:
     except MedcnnError as error:
         if arguments.debug:
             raise
-        print(f"medcnn {arguments.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"medcnn {arguments.command}: {type(error).__name__}: {hide_secrets(str(error))}", file=sys.stderr)
         print("(run with --debug for the traceback)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept", file=sys.stderr)
+        hint = "; run the same command with --resume to go on from the last finished epoch" if arguments.command == "train" else ""
+        print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept{hint}", file=sys.stderr)
         return 130

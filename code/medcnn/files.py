@@ -99,19 +99,21 @@ def require_free_space(folder, needed: int, *, what: str, fix: str | None = None
         raise disk_full_error(folder, what=what, needed=needed, fix=fix)
 
 
-def partial_path(path) -> Path:
+def partial_path(path, *, suffix: str = "") -> Path:
     """The temporary name a file is written under before its rename: ``.<name>.<pid>.partial`` beside it.
+
+    ``suffix`` is added at the end for writers that insist on one (Keras: ``.keras``).
 
     Example:
         >>> partial_path("/runs/a/history.csv").name.startswith(".history.csv.")
         True
     """
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+    return path.with_name(f".{path.name}.{os.getpid()}{PARTIAL_SUFFIX}{suffix}")
 
 
 @contextlib.contextmanager
-def atomic_path(path, *, what: str | None = None, fix: str | None = None):
+def atomic_path(path, *, what: str | None = None, fix: str | None = None, suffix: str = ""):
     """Yield a temporary path to write; rename it onto ``path`` when the block ends without error.
 
     On any error the temporary file is deleted; a full disk raises :class:`DiskFullError`
@@ -127,7 +129,7 @@ def atomic_path(path, *, what: str | None = None, fix: str | None = None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = partial_path(path)
+    temporary = partial_path(path, suffix=suffix)
     try:
         yield temporary
         os.replace(temporary, path)
@@ -149,7 +151,7 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
-def remove_stale_partials(folder, *, pattern: str = f"*{PARTIAL_SUFFIX}") -> list[Path]:
+def remove_stale_partials(folder, *, pattern: str = f"*{PARTIAL_SUFFIX}*") -> list[Path]:
     """Delete ``.partial`` files in ``folder`` left by processes that no longer run; return them.
 
     A partial file's name ends with the id of the process writing it; files of a
@@ -176,7 +178,8 @@ def remove_stale_partials(folder, *, pattern: str = f"*{PARTIAL_SUFFIX}") -> lis
 
 def _writer_alive(path: Path) -> bool:
     parts = path.name.split(".")
-    pid = parts[-2] if len(parts) >= 3 else ""
+    position = parts.index(PARTIAL_SUFFIX[1:]) if PARTIAL_SUFFIX[1:] in parts else 0
+    pid = parts[position - 1] if position >= 1 else ""
     if not pid.isdigit():
         return False
     pid = int(pid)

@@ -211,10 +211,40 @@ class RunResult:
         return "\n".join(lines)
 
 
+RESULTS_FIX = "free some space, or write the run folder elsewhere with --out"
+
+
 def _write_json(path: Path, value) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=True, default=str))
-    temporary.replace(path)
+    from medcnn.files import atomic_path
+
+    with atomic_path(path, what=path.name, fix=RESULTS_FIX) as temporary:
+        temporary.write_text(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _check_resumable(run_dir: Path, config: RunConfig) -> None:
+    """Refuse to resume a run folder that was started with other settings."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return
+    try:
+        before = json.loads(path.read_text())
+    except ValueError:
+        return
+    now = json.loads(json.dumps(config.to_dict(), default=str))
+    differences = [f"{name} {before.get(name)!r} -> {now.get(name)!r}" for name in sorted(now) if before.get(name) != now.get(name)]
+    if differences:
+        raise ConfigError(
+            f"{run_dir}: cannot resume, this run was started with other settings ({'; '.join(differences)}); "
+            "resume with the same settings, or train into a new --out folder"
+        )
+
+
+def _manifest_for_skipped(manifest: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFrame:
+    """The manifest with a ``skipped`` column: why a row was left out, ``""`` for rows used."""
+    reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str)))
+    recorded = manifest.copy()
+    recorded["skipped"] = recorded["path"].astype(str).map(reasons).fillna("")
+    return recorded
 
 
 def train_and_evaluate(
@@ -226,6 +256,8 @@ def train_and_evaluate(
     cache_dir=None,
     verbose: int = 2,
     progress: bool = True,
+    skip_bad: bool = False,
+    resume: bool = False,
 ) -> RunResult:
     """Train one model as configured, evaluate it on the test subset and write its run folder.
 
@@ -237,6 +269,10 @@ def train_and_evaluate(
         cache_dir: where decoded images are cached (default ``<root>/.medcnn-cache``).
         verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
         progress: show the decoding progress bar.
+        skip_bad: leave unreadable images out (listed in ``manifest.csv``'s ``skipped`` column
+            and ``skipped.csv``) instead of stopping with the list of them.
+        resume: continue a killed run in ``out`` from its last epoch (same settings needed; the
+            run's own manifest is reused); without a checkpoint, train from the start.
 
     Example:
         >>> import tempfile
@@ -263,6 +299,12 @@ def train_and_evaluate(
     if verbose:
         print(profile.banner)
 
+    if resume:
+        _check_resumable(run_dir, config)
+        if manifest is None and (run_dir / "manifest.csv").is_file():
+            from medcnn.splits import read_manifest
+
+            manifest = read_manifest(run_dir / "manifest.csv").drop(columns=["skipped"], errors="ignore")
     _write_json(run_dir / "config.json", config.to_dict())
     _write_json(run_dir / "run.json", {"root": str(root.resolve()), "cache_dir": str(cache_dir) if cache_dir else None})
     if manifest is None:
@@ -275,9 +317,15 @@ def train_and_evaluate(
     step = time.perf_counter()
     cache = build_cache(
         manifest, root=root, image_size=config.image_size,
-        cache_dir=cache_dir or default_cache_dir(root), progress=progress,
+        cache_dir=cache_dir or default_cache_dir(root), progress=progress, skip_bad=skip_bad,
     )
     timings["cache_seconds"] = time.perf_counter() - step
+    if len(cache.skipped):
+        manifest = _manifest_for_skipped(manifest, cache.skipped)
+        write_manifest(manifest, run_dir / "manifest.csv")
+        write_manifest(cache.skipped, run_dir / "skipped.csv")
+        print(f"skipped {len(cache.skipped)} unreadable image(s) of {len(manifest)}: listed in "
+              f"{run_dir / 'skipped.csv'} and in manifest.csv's 'skipped' column")
     train, val, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
 
     keras.utils.set_random_seed(config.seed)
@@ -293,17 +341,21 @@ def train_and_evaluate(
     step = time.perf_counter()
     history = train_classifier(
         model, train, val, learning_rate=config.learning_rate, epochs=config.epochs, run_dir=run_dir,
-        feature_cache=config.feature_cache, seed=config.seed, verbose=verbose,
+        feature_cache=config.feature_cache, seed=config.seed, verbose=verbose, resume=resume,
     )
     if config.fine_tune and config.fine_tune_epochs > 0:
         more = fine_tune_classifier(
             model, train, val, epochs=config.fine_tune_epochs, learning_rate=config.fine_tune_learning_rate,
-            run_dir=run_dir, seed=config.seed, verbose=verbose,
+            run_dir=run_dir, seed=config.seed, verbose=verbose, resume=resume,
         )
         history = pd.concat([history, more], ignore_index=True)
     timings["train_seconds"] = time.perf_counter() - step
-    model.save(run_dir / "model.keras")
-    history.to_csv(run_dir / "history.csv", index=False)
+    from medcnn.files import atomic_path
+
+    with atomic_path(run_dir / "model.keras", what="the trained model", fix=RESULTS_FIX, suffix=".keras") as temporary:
+        model.save(temporary)
+    with atomic_path(run_dir / "history.csv", what="the training history", fix=RESULTS_FIX) as temporary:
+        history.to_csv(temporary, index=False)
 
     metrics = _evaluate_and_report(model, cache, test, class_names, run_dir=run_dir, config=config, history=history,
                                    note=profile.banner if profile.name == "smoke" else None)
@@ -353,9 +405,12 @@ def evaluate_run(run_dir, *, cache_dir=None) -> RunResult:
     config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     where = json.loads((run_dir / "run.json").read_text())
     manifest = read_manifest(run_dir / "manifest.csv")
+    skip_bad = "skipped" in manifest.columns and bool((manifest["skipped"].astype(str) != "").any())
+    manifest = manifest.drop(columns=["skipped"], errors="ignore")
     root = Path(where["root"])
     cache = build_cache(manifest, root=root, image_size=config.image_size,
-                        cache_dir=cache_dir or where.get("cache_dir") or default_cache_dir(root), progress=False)
+                        cache_dir=cache_dir or where.get("cache_dir") or default_cache_dir(root), progress=False,
+                        skip_bad=skip_bad)
     class_names = class_names_of(config.dataset, manifest)
     _, _, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
     model = keras.saving.load_model(run_dir / "model.keras", compile=False)

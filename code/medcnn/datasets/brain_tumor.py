@@ -32,7 +32,17 @@ CLASS_NAMES = ("meningioma", "glioma", "pituitary")
 SOURCE = "https://figshare.com/ndownloader/articles/1512427/versions/5"
 ARTICLE_URL = "https://doi.org/10.6084/m9.figshare.1512427.v5"
 DOWNLOAD_NAME = "1512427.zip"
-KNOWN_HASH = None  # figshare publishes no checksum for the article zip; the inner files are checked by reading them.
+KNOWN_HASH = None  # figshare builds the article zip on the fly and publishes no checksum for it; its parts have one.
+FIGSHARE_SOURCE = SOURCE
+# The article's files as figshare's API lists them: file id, size in bytes and the MD5 figshare computed.
+# download() checks every part it unpacks against them (the article zip itself has no published checksum).
+FIGSHARE_PARTS = {
+    "brainTumorDataPublic_1-766.zip": (3381290, 214401279, "74b949ad33f042e6e103523091cd1428"),
+    "brainTumorDataPublic_767-1532.zip": (3381296, 217848429, "7e8a875500d2c8a346f270538e29890e"),
+    "brainTumorDataPublic_1533-2298.zip": (3381293, 215563856, "8227bf6080cb71f15a88be8d25c79ae7"),
+    "brainTumorDataPublic_2299-3064.zip": (3381302, 231679762, "b378a80d6174e5317d59eb28430c6652"),
+    "cvind.mat": (7005344, 5736, "5ea82eb3212c9fcb84290ccf0beb486d"),
+}
 LICENSE = "CC BY 4.0"
 CITATION = """@misc{cheng2017braintumor,
   author = {Cheng, Jun},
@@ -166,11 +176,73 @@ def index(root: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
     return check_index(frame, root=root, dataset=KEY)
 
 
-def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:
-    """Download the figshare article zip into ``root`` and unpack it; return ``root``.
+def file_md5(path: str | os.PathLike) -> str:
+    """The MD5 hex digest of a file, as figshare publishes it for each file of an article.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> file = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> _ = file.write_bytes(b"abc")
+        >>> file_md5(file)
+        '900150983cd24fb0d6963f7d28e17f72'
+    """
+    import hashlib
+
+    digest = hashlib.md5()  # figshare's checksum; an integrity check, not security
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_parts(folder: str | os.PathLike, parts: dict) -> list[str]:
+    """Check the files of the article in ``folder`` against ``{name: (file id, size, md5)}``; return the problems.
+
+    A part that is absent is not a problem here (figshare may add or drop files); one
+    whose size or MD5 differs is.
+
+    Example:
+        >>> verify_parts("/no/such/folder", FIGSHARE_PARTS)
+        []
+    """
+    problems = []
+    folder = Path(folder)
+    for name, (file_id, size, md5) in parts.items():
+        path = folder / name
+        if not path.is_file():
+            continue
+        found_size = path.stat().st_size
+        if found_size != size:
+            problems.append(f"{name}: {found_size:,} bytes, expected {size:,}")
+        elif file_md5(path) != md5:
+            problems.append(f"{name}: MD5 {file_md5(path)}, expected {md5}")
+    return problems
+
+
+def download(
+    root: str | os.PathLike,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    part_checksums: dict | None = None,
+) -> Path:
+    """Download the figshare article zip into ``root``, check its parts and unpack it; return ``root``.
+
+    An interrupted transfer leaves no ``1512427.zip`` (pooch writes to a temporary file and
+    renames it when complete); a zip that is damaged all the same is deleted and fetched
+    once more. Each part inside is checked against the size and MD5 figshare publishes
+    (:data:`FIGSHARE_PARTS`); a mismatch deletes the download and raises.
+
+    Args:
+        root: the dataset folder.
+        force: download again even if the zip is there.
+        progress: show progress bars.
+        part_checksums: ``{name: (file id, size, md5)}`` to check the parts against; default
+            :data:`FIGSHARE_PARTS` when downloading from figshare, none for another ``SOURCE``.
 
     Raises:
-        DownloadError: figshare could not be reached, or ``root`` holds a synthetic stand-in.
+        DownloadError: figshare could not be reached (the message says how to place the file
+            by hand), a part does not match its checksum, or ``root`` holds a synthetic stand-in.
 
     Example:
         >>> download("/data/brain_tumor")  # doctest: +SKIP
@@ -178,15 +250,45 @@ def download(root: str | os.PathLike, *, force: bool = False, progress: bool = T
     """
     import shutil
 
+    from medcnn.download.archives import extract_zip
     from medcnn.download.fetch import fetch_url
 
     root = Path(root).expanduser()
     if synthetic_settings(root) is not None:
         raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
+    if part_checksums is None:
+        part_checksums = FIGSHARE_PARTS if SOURCE == FIGSHARE_SOURCE else {}
+    archive = root / DOWNLOAD_NAME
+    unpacked = root / Path(DOWNLOAD_NAME).stem
+
+    def discard():
+        archive.unlink(missing_ok=True)
+        shutil.rmtree(unpacked, ignore_errors=True)
+
     if force:
-        (root / DOWNLOAD_NAME).unlink(missing_ok=True)
-        shutil.rmtree(root / Path(DOWNLOAD_NAME).stem, ignore_errors=True)
-    fetch_url(SOURCE, folder=root, file_name=DOWNLOAD_NAME, known_hash=KNOWN_HASH, progress=progress)
+        discard()
+    for attempt in range(2):
+        fetch_url(SOURCE, folder=root, file_name=DOWNLOAD_NAME, known_hash=KNOWN_HASH, progress=progress)
+        try:
+            extract_zip(archive, unpacked, progress=progress)
+            break
+        except DataError as error:
+            discard()
+            if attempt == 1:
+                raise DownloadError(
+                    f"{archive}: the download is damaged twice in a row ({error}); it was deleted. "
+                    f"Download {SOURCE} by hand into {root} as {DOWNLOAD_NAME}, then run again"
+                ) from None
+    problems = verify_parts(unpacked, part_checksums)
+    if problems:
+        discard()
+        by_hand = ", ".join(f"https://figshare.com/ndownloader/files/{part_checksums[name][0]}"
+                            for name in list(part_checksums)[:1])
+        raise DownloadError(
+            f"{SOURCE}: the download does not match figshare's published checksums ({'; '.join(problems)}); "
+            f"it was deleted. Run `python -m medcnn download --dataset brain_tumor` again, or download each "
+            f"part by hand (for example {by_hand}) into {root}"
+        )
     unpack(root, progress=progress)
     return root
 

@@ -38,8 +38,8 @@ KEY = "covid19"
 TITLE = "COVID-19 Radiography Database (chest X-ray)"
 CLASS_NAMES = ("normal", "viral_pneumonia", "covid")
 EXTRA_CLASS = "lung_opacity"
-SOURCE = "tawsifurrahman/covid19-radiography-database"
-KAGGLE_VERSION = None  # the latest version; set a number to pin one
+SOURCE = "tawsifurrahman/covid19-radiography-database/versions/5"
+KAGGLE_VERSION = 5  # pinned: the release with COVID-19_Radiography_Dataset/<class>/images (4 classes, 21,165 images)
 LICENSE = (
     "Kaggle dataset by Tawsifur Rahman, Muhammad Chowdhury et al.; images collected from several "
     "public sources, each under its own terms. Cite the two papers below when you use it."

@@ -35,8 +35,8 @@ from medcnn.errors import DataError, DownloadError
 KEY = "retina"
 TITLE = "RFMiD retinal fundus images"
 CLASS_NAMES = ("healthy", "diseased")
-SOURCE = "andrewmvd/retinal-disease-classification"
-KAGGLE_VERSION = None  # the latest version; set a number to pin one
+SOURCE = "andrewmvd/retinal-disease-classification/versions/1"
+KAGGLE_VERSION = 1  # pinned: a new upload on Kaggle must not change the data under a finished chapter
 LICENSE = "CC BY 4.0"
 CITATION = """@article{pachade2021rfmid,
   author = {Pachade, Samiksha and Porwal, Prasanna and Thulkar, Dhanshree and Kokare, Manesh and Deshmukh, Girish and Sahasrabuddhe, Vivek and Giancardo, Luca and Quellec, Gwenol{\\'e} and M{\\'e}riaudeau, Fabrice},

@@ -66,6 +66,38 @@ def fetch_url(
     return Path(downloaded)
 
 
+def kaggle_secrets() -> list[str]:
+    """The Kaggle credentials this machine has (environment or ``~/.kaggle/kaggle.json``), to hide from output.
+
+    Only values long enough to be secrets are returned; user names are not secret.
+
+    Example:
+        >>> isinstance(kaggle_secrets(), list)
+        True
+    """
+    import json
+
+    secrets = [os.environ.get(name, "") for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN")]
+    config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
+    try:
+        secrets.append(str(json.loads(config.read_text(encoding="utf-8")).get("key", "")))
+    except (OSError, ValueError, AttributeError):
+        pass
+    return sorted({secret for secret in secrets if len(secret) >= 8}, key=len, reverse=True)
+
+
+def hide_kaggle_secrets(text: str) -> str:
+    """``text`` with every Kaggle credential replaced by ``***``.
+
+    Example:
+        >>> hide_kaggle_secrets("nothing secret here")
+        'nothing secret here'
+    """
+    for secret in kaggle_secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
 def kaggle_handle(handle: str, *, version: int | None = None) -> str:
     """Return the kagglehub handle, pinned to ``version`` when given.
 
@@ -111,7 +143,8 @@ def fetch_kaggle(
             kagglehub.dataset_download(full_handle, output_dir=str(folder), force_download=force)
         )
     except Exception as error:  # kagglehub raises requests', its own and OS errors
-        reason = f"{type(error).__name__}: {error}"
+        # Kaggle's errors can echo the request, credentials included: never show them.
+        reason = hide_kaggle_secrets(f"{type(error).__name__}: {error}")
         raise DownloadError(
             f"could not download Kaggle dataset {full_handle} ({reason}). Check the handle and your "
             f"Kaggle credentials (kagglehub.login(), or KAGGLE_USERNAME and KAGGLE_KEY). Without network "

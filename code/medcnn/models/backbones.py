@@ -8,12 +8,63 @@ accepts. Keras itself is imported only when a backbone is built.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from medcnn.errors import ConfigError, DownloadError
 
 BACKBONE_LAYER_NAME = "backbone"
+
+# The ImageNet weights without the top, as keras.applications names and checks them
+# (file name in ~/.keras/models and the MD5 hash Keras' own source passes to get_file).
+IMAGENET_WEIGHTS = {
+    "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "6d6bbae143d832006294945121d1f1fc"),
+    "resnet50": ("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", "4d473c1dd8becc155b73f8504c6f6626"),
+    "inceptionv3": ("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "bcbd6486424b2319ff4ef7d526e38f63"),
+}
+
+
+def keras_models_dir() -> Path:
+    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models``, else ``~/.keras/models`` (``/tmp/.keras`` if home is read-only).
+
+    Example:
+        >>> keras_models_dir().name
+        'models'
+    """
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"]) / "models"
+    home = Path.home() if os.access(Path.home(), os.W_OK) else Path("/tmp")
+    return home / ".keras" / "models"
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()  # Keras publishes MD5 hashes for these files; this is an integrity check only
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_damaged_weights(name: str, *, folder=None) -> Path | None:
+    """Delete a half-downloaded or damaged ImageNet weights file of backbone ``name``; return it, or None.
+
+    A download killed midway leaves a file Keras would refuse (wrong MD5 hash); without
+    network Keras could not fetch a good copy either, so the bad one is removed and the
+    next run with network downloads it again.
+
+    Example:
+        >>> remove_damaged_weights("vgg16", folder="/no/such/folder") is None
+        True
+    """
+    file_name, expected = IMAGENET_WEIGHTS[get_backbone(name).name]
+    path = Path(folder) / file_name if folder is not None else keras_models_dir() / file_name
+    if not path.is_file() or _md5(path) == expected:
+        return None
+    path.unlink()
+    return path
 
 
 @dataclass(frozen=True)
@@ -66,17 +117,22 @@ class Backbone:
         size = check_input_size(self.name, input_size)
         applications = importlib.import_module(f"keras.applications.{self.module}")
         build = getattr(applications, self.constructor)
+        removed = remove_damaged_weights(self.name) if weights == "imagenet" else None
         try:
             return build(
                 include_top=False, weights=weights, input_shape=(size, size, 3), name=BACKBONE_LAYER_NAME
             )
         except Exception as error:  # Keras reports a failed download as a bare Exception
             if weights == "imagenet":
+                file_name = IMAGENET_WEIGHTS[self.name][0]
+                damaged = f"a damaged copy ({removed}) was removed; " if removed is not None else ""
+                remove_damaged_weights(self.name)  # a download that broke off now is not kept either
                 raise DownloadError(
-                    f"could not load the ImageNet weights of {self.name} ({error}); they are downloaded "
-                    "once from Google's storage into ~/.keras/models: check the network, or pass "
-                    "weights=None to start from random weights"
-                ) from error
+                    f"could not get the ImageNet weights of {self.name} ({type(error).__name__}: {error}); "
+                    f"{damaged}they are downloaded once into {keras_models_dir() / file_name}. Check the network "
+                    f"(or copy that file there by hand), or train from random weights with `--weights none` "
+                    f"(weights=None)"
+                ) from None
             raise
 
 

@@ -14,7 +14,6 @@ leaves a half-written checkpoint or history behind.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import keras
@@ -22,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import ConfigError
+from medcnn.files import atomic_path
 from medcnn.training.errors import TrainingError
 
+RUN_FOLDER_FIX = "free some space, or write the run folder elsewhere with --out"
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
 
 
@@ -66,10 +67,8 @@ class EpochHistory(keras.callbacks.Callback):
         row["learning_rate"] = current_learning_rate(self.model.optimizer)
         self.rows.append(row)
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(self.path.name + ".tmp")
-            self.frame().to_csv(temporary, index=False)
-            os.replace(temporary, self.path)
+            with atomic_path(self.path, what="the training history", fix=RUN_FOLDER_FIX) as temporary:
+                self.frame().to_csv(temporary, index=False)
 
     def frame(self) -> pd.DataFrame:
         """The rows so far as a DataFrame with ``HISTORY_COLUMNS``."""
@@ -127,10 +126,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             return
         self.best = float(value)
         model = self.classifier if self.classifier is not None else self.model
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.stem + ".tmp.keras")
-        model.save(temporary)
-        os.replace(temporary, self.path)
+        with atomic_path(self.path, what="the best model checkpoint", fix=RUN_FOLDER_FIX, suffix=".keras") as temporary:
+            model.save(temporary)
 
 
 def study_callbacks(
