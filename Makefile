@@ -52,9 +52,9 @@ check-notebooks: setup
 test-browser: setup-browser book
 	MEDCNN_BOOK_BUILT=1 $(PYTHON) -m pytest -q tests/browser -m browser
 
-# The unit tests again on Keras's JAX backend (the book and browser tests need only one backend).
+# The unit tests again on Keras's JAX backend (the workflow, book and browser tests need only one backend).
 test-jax: setup-jax
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not browser"
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not browser and not integration"
 
 clean:
 	rm -rf _build runs

@@ -9,6 +9,9 @@ from medcnn.cli import main
 from medcnn.config import RunConfig
 from medcnn.errors import ConfigError
 
+# The chapters' workflows end to end; the JAX pass in CI skips them (make test-jax) to stay inside CI's time.
+pytestmark = pytest.mark.integration
+
 RUN_FILES = ("config.json", "manifest.csv", "history.csv", "metrics.json", "report.md", "model.keras",
              "confusion_matrix.png", "learning_curves.png", "prediction_grid.png")
 
