@@ -253,6 +253,7 @@ def run_study(
     settings: StudySettings | None = None,
     shard: tuple[int, int] = (1, 1),
     data_dir=None,
+    prepared: dict | None = None,
     stage_definitions=STUDY_STAGES,
     keep_models: bool = False,
     data_parallel: str = "auto",
@@ -270,6 +271,8 @@ def run_study(
         shard: ``(I, N)``: run every N-th configuration of each stage from the I-th; a
             sharded call runs one stage (the next starts from the merged winners).
         data_dir: where datasets live (see :mod:`medcnn.paths`).
+        prepared: already prepared data, ``{dataset: StudyData}`` (default: prepare each
+            dataset with :func:`prepare_study_data` when its first run starts).
         stage_definitions: the stages (default the study's; tests pass smaller ones).
         keep_models: keep each run's ``.keras`` files.
         data_parallel: ``"auto"``, ``"on"`` or ``"off"`` (see :mod:`medcnn.experiments.parallel`).
@@ -307,7 +310,7 @@ def run_study(
     device = _device_name()
     log(f"device: {device}; {reason}")
     for dataset in chosen_datasets:
-        data = None
+        data = (prepared or {}).get(dataset)
         for number in numbers:
             stage = get_stage(number, stage_definitions)
             table = read_results(summary.table)
