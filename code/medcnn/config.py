@@ -79,7 +79,8 @@ class RunConfig:
         backbone = get_backbone(self.backbone)
         if self.image_size is not None and self.image_size < backbone.min_size:
             raise ConfigError(
-                f"image_size={self.image_size}: {self.backbone} needs at least {backbone.min_size} px"
+                f"image_size={self.image_size}: {self.backbone} needs at least {backbone.min_size} px; "
+                f"use --image-size {backbone.min_size} or more (its ImageNet size is {backbone.default_size})"
             )
         if not isinstance(self.batch_size, int) or self.batch_size <= 0:
             raise ConfigError(f"batch_size={self.batch_size}: expected a positive whole number (the study used 32-256)")
