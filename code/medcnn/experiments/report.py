@@ -129,7 +129,7 @@ def study_layout(rows: pd.DataFrame, *, stage: int, stages=STUDY_STAGES) -> pd.D
         ...     "batch_size": [32], "learning_rate": [1e-3], "augment": [False], "fine_tune": [False],
         ...     "precision_macro": [0.9], "recall_macro": [0.8], "f1_macro": [0.85], "accuracy": [0.9],
         ...     "correct": [90], "incorrect": [10], "total": [100], "role": ["run"]})
-        >>> study_layout(rows, stage=1).loc[("VGG-16", 32), "accuracy"]
+        >>> float(study_layout(rows, stage=1).loc[("VGG-16", 32), "accuracy"])
         0.9
     """
     definition = get_stage(stage, stages)

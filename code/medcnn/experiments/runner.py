@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,13 +147,20 @@ def run_config(
     keras.backend.clear_session()
     started = time.perf_counter()
     status, metrics, message, history = COMPLETED, None, None, None
-    try:
-        result = pipeline.train_and_evaluate(
-            config, root=data.root, out=run_dir, manifest=data.manifest(config.seed), verbose=verbose, progress=progress
-        )
-        metrics, history = result.metrics, result.history
-    except TrainingError as error:
-        status, message = DIVERGED, str(error)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            result = pipeline.train_and_evaluate(
+                config, root=data.root, out=run_dir, manifest=data.manifest(config.seed), verbose=verbose,
+                progress=progress,
+            )
+            metrics, history = result.metrics, result.history
+        except TrainingError as error:
+            status, message = DIVERGED, str(error)
+    # Keep what the run warned about (e.g. a batch size clamped to a small training set) in its row.
+    notes = list(dict.fromkeys(str(warning.message) for warning in caught if "medcnn" in warning.filename))
+    if notes:
+        message = "; ".join(([message] if message else []) + notes)
     seconds = time.perf_counter() - started
     epochs_run = None
     training_path = None
@@ -336,6 +344,8 @@ def run_study(
                 outcome = (f"accuracy {row['accuracy']:.3f}, {row['correct']}/{row['total']} correct"
                            if row["status"] == COMPLETED else "diverged (loss became NaN)")
                 log(f"  {_describe(config)}: {outcome} ({row['wall_seconds']:.1f} s)")
+                if row["status"] == COMPLETED and row["message"]:
+                    log(f"    note: {row['message']}")
     summary.seconds = time.perf_counter() - started
     log(f"{len(summary.ran)} run(s) done, {len(summary.skipped)} already in {summary.table} ({summary.seconds:.0f} s)")
     return summary

@@ -34,10 +34,10 @@ def summarize_settings(rows: pd.DataFrame) -> pd.DataFrame:
     Example:
         >>> import pandas as pd
         >>> rows = pd.DataFrame({"setting_id": ["a", "a"], "seed": [0, 1], "status": "completed",
-        ...                      "accuracy": [0.8, 0.9]})
+        ...                      "accuracy": [0.5, 0.75]})
         >>> summary = summarize_settings(rows)
-        >>> float(summary.loc[0, "accuracy"]), summary.loc[0, "seeds"]
-        (0.85, 2)
+        >>> float(summary.loc[0, "accuracy"]), int(summary.loc[0, "seeds"])
+        (0.625, 2)
     """
     if rows.empty:
         return pd.DataFrame(columns=["setting_id", "seeds", "diverged"])
