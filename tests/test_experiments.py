@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pandas as pd
@@ -351,3 +352,27 @@ def test_command_line_registers_both_commands_and_reports_errors(tmp_path, capsy
     assert main(["study-merge", "--out", str(tmp_path / "all"), str(tmp_path / "a.csv")]) == 0
     assert read_results(tmp_path / "all")["config_id"].tolist() == [config_id(first)]
     assert np.isclose(read_results(tmp_path / "all")["accuracy"].iloc[0], 0.8)
+
+
+def test_data_parallel_spreads_over_the_devices_jax_offers():
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    script = (
+        "from medcnn.experiments.parallel import configure_data_parallel, check_batch_size\n"
+        "print(configure_data_parallel('auto')[0])\n"
+        "devices, reason = configure_data_parallel('on')\n"
+        "import keras\n"
+        "print(devices, type(keras.distribution.distribution()).__name__)\n"
+        "check_batch_size(64, devices)\n"
+    )
+    environment = {**os.environ, "KERAS_BACKEND": "jax",
+                   "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["1", "2", "DataParallel"]
+    from medcnn.experiments.parallel import check_batch_size
+
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        check_batch_size(66, 4)
