@@ -481,3 +481,18 @@ def test_batch_larger_than_the_training_subset_is_clamped_with_one_line(image_fo
     messages = [str(warning.message) for warning in caught]
     assert messages == ["batch_size=64 is larger than the 4 training images; using 4"]
     assert train.batch_size == 4
+
+
+def test_a_mat_without_a_patient_id_is_named_by_the_index(tmp_path):
+    import h5py
+
+    from medcnn.datasets import brain_tumor
+    from medcnn.datasets.matlab import write_mat_record
+
+    write_mat_record(tmp_path / "1.mat", label=1, patient_id="MR1", image=np.ones((4, 4)))
+    with h5py.File(tmp_path / "2.mat", "w", userblock_size=512) as handle:
+        struct = handle.create_group("cjdata")
+        struct["label"] = np.array([[2.0]])
+        struct["image"] = np.ones((4, 4), np.int16)
+    with pytest.raises(DataError, match=r"2.mat: 'cjdata' has no field 'PID'; the file is incomplete"):
+        brain_tumor.index(tmp_path)
