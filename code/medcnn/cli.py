@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--run", required=True, help="a run folder written by train")
     command.add_argument("--cache-dir", help="where decoded images are cached")
 
+    from medcnn.benchmark.cli import register as register_bench
+    from medcnn.experiments.cli import register as register_study
+
+    register_study(commands)  # study, study-merge
+    register_bench(commands)  # bench
+
     command = add("cite", command_cite, "show a dataset's source, licence and citation")
     command.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
     return parser
