@@ -63,3 +63,17 @@ def test_bad_configuration_is_rejected_before_any_work(tmp_path, capsys):
     assert status == 2
     error = capsys.readouterr().err
     assert "absent" in error and "Traceback" not in error
+
+
+def test_smoke_subset_keeps_whole_patients_and_at_least_three_per_class():
+    from medcnn.pipeline import smoke_subset, split_index
+
+    rows = [{"path": f"{label}-{patient}-{slice_}.mat", "label": label, "class_name": str(label),
+             "patient_id": f"P{label}{patient}", "split": ""}
+            for label in range(3) for patient in range(8) for slice_ in range(13)]
+    index = pd.DataFrame(rows)
+    subset = smoke_subset(index, per_class=12, seed=0)
+    per_class_patients = subset.groupby("label")["patient_id"].nunique()
+    assert (per_class_patients >= 3).all()
+    assert (subset.groupby("patient_id").size() == 13).all()  # whole patients only
+    split_index(subset, dataset="brain_tumor", seed=0)  # a grouped split is possible

@@ -79,11 +79,15 @@ def _has_data(module, root: Path) -> bool:
     return True
 
 
+MINIMUM_PATIENTS_PER_CLASS = 3
+
+
 def smoke_subset(index: pd.DataFrame, *, per_class: int = 12, seed: int = 0) -> pd.DataFrame:
     """Keep at most ``per_class`` images of each class (per official split where there is one).
 
     Used by the smoke profile when the real dataset is on disk. Whole patients are kept
-    where patient ids exist, so a grouped split stays possible.
+    where patient ids exist, and at least three of them per class, so a grouped split
+    stays possible (a class may then exceed ``per_class``).
 
     Example:
         >>> import pandas as pd
@@ -97,13 +101,13 @@ def smoke_subset(index: pd.DataFrame, *, per_class: int = 12, seed: int = 0) -> 
     for _, group in index.groupby(["split", "label"], sort=True):
         patients = group["patient_id"].astype(str)
         if (patients != "").all():
-            chosen, count = [], 0
+            chosen, taken = [], 0
             for patient in generator.permutation(patients.unique()):
-                if count >= per_class:
+                # at least three patients per class, so a grouped split can fill train, val and test
+                if len(chosen) >= per_class and taken >= MINIMUM_PATIENTS_PER_CLASS:
                     break
-                rows = group.index[patients == patient]
-                chosen.extend(rows)
-                count += len(rows)
+                chosen.extend(group.index[patients == patient])
+                taken += 1
             keep.extend(chosen)
         else:
             keep.extend(generator.permutation(group.index.to_numpy())[:per_class])
@@ -328,6 +332,10 @@ def train_and_evaluate(
               f"{run_dir / 'skipped.csv'} and in manifest.csv's 'skipped' column")
     train, val, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
 
+    from medcnn.training.precision import configure_precision
+
+    precision = configure_precision("auto")  # float32 on a CPU; mixed precision and XLA on a GPU
+    timings["precision"] = precision.policy
     keras.utils.set_random_seed(config.seed)
     augmentation = None
     if config.augment:
@@ -342,12 +350,16 @@ def train_and_evaluate(
     history = train_classifier(
         model, train, val, learning_rate=config.learning_rate, epochs=config.epochs, run_dir=run_dir,
         feature_cache=config.feature_cache, seed=config.seed, verbose=verbose, resume=resume,
+        jit_compile=precision.jit_compile,
     )
+    history = history.assign(stage="train")
     if config.fine_tune and config.fine_tune_epochs > 0:
         more = fine_tune_classifier(
             model, train, val, epochs=config.fine_tune_epochs, learning_rate=config.fine_tune_learning_rate,
-            run_dir=run_dir, seed=config.seed, verbose=verbose, resume=resume,
+            run_dir=run_dir, seed=config.seed, verbose=verbose, resume=resume, jit_compile=precision.jit_compile,
         )
+        # Fine-tuning's epochs continue the count, so learning curves read left to right.
+        more = more.assign(epoch=more["epoch"] + int(history["epoch"].max()), stage="fine_tune")
         history = pd.concat([history, more], ignore_index=True)
     timings["train_seconds"] = time.perf_counter() - step
     from medcnn.files import atomic_path
