@@ -109,9 +109,10 @@ def feature_cache_key(extractor, batches: ArrayBatches) -> str:
     digest = hashlib.sha256()
     digest.update(f"{keras.backend.backend()}|{keras.mixed_precision.dtype_policy().name}".encode())
     digest.update(str([tuple(tensor.shape) for tensor in extractor.inputs + extractor.outputs]).encode())
-    for weight in extractor.weights:
+    # By position, not by name: automatic layer names (Inception-V3's) change with every build.
+    for position, weight in enumerate(extractor.weights):
         value = np.ascontiguousarray(weight.numpy())
-        digest.update(f"{weight.path}|{value.shape}|{value.dtype}".encode())
+        digest.update(f"{position}|{value.shape}|{value.dtype}".encode())
         digest.update(value.tobytes())
     digest.update(_data_identity(batches))
     return digest.hexdigest()[:20]
