@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -213,8 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPT_HINTS = {
+    "train": "; run the same command with --resume to go on from the last finished epoch",
+    "study": "; finished runs are in the results table: run the same command again to go on",
+}
+
+
 def main(argv=None) -> int:
     """Run the command line; return the exit status.
+
+    A :class:`~medcnn.errors.MedcnnError` is printed on one or two lines (secrets hidden)
+    and gives status 2; ``--debug`` raises it with its traceback instead.
 
     Example:
         >>> main(["cite", "--dataset", "retina"])  # doctest: +SKIP
@@ -230,6 +238,6 @@ def main(argv=None) -> int:
         print("(run with --debug for the traceback)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        hint = "; run the same command with --resume to go on from the last finished epoch" if arguments.command == "train" else ""
+        hint = INTERRUPT_HINTS.get(arguments.command, "")
         print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept{hint}", file=sys.stderr)
         return 130

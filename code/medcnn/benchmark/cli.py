@@ -171,20 +171,12 @@ def run(arguments) -> int:
 
 
 def main(argv=None) -> int:
-    """``python -m medcnn.benchmark``: the ``bench`` subcommand on its own parser.
+    """``python -m medcnn.benchmark [options]``: the same as ``python -m medcnn bench [options]``.
 
     Example:
         >>> main(["--backbone", "vgg16", "--image-size", "32", "--images", "16", "--epochs", "1"])  # doctest: +SKIP
         0
     """
-    from medcnn.errors import MedcnnError
+    from medcnn.cli import main as medcnn_main
 
-    parser = argparse.ArgumentParser(prog="python -m medcnn.benchmark")
-    subcommands = parser.add_subparsers(dest="command")
-    register(subcommands)
-    arguments = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return arguments.function(arguments)
-    except MedcnnError as error:
-        print(f"medcnn bench: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
+    return medcnn_main(["bench", *(sys.argv[1:] if argv is None else argv)])

@@ -183,6 +183,21 @@ def check_index(
     return frame
 
 
+def download_folder(root: str | os.PathLike) -> Path:
+    """Return ``root`` as the folder to download a real dataset into, refusing a synthetic stand-in's.
+
+    Example:
+        >>> download_folder("/data/retina").as_posix()
+        '/data/retina'
+    """
+    from medcnn.errors import DownloadError
+
+    root = Path(root).expanduser()
+    if synthetic_settings(root) is not None:
+        raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
+    return root
+
+
 def synthetic_settings(root: str | os.PathLike) -> dict | None:
     """Return the settings a synthetic stand-in in ``root`` was written with, or None for real data.
 

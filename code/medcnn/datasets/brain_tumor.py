@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.datasets.base import INDEX_COLUMNS, check_index, require_root, synthetic_settings, walk_folders
+from medcnn.datasets.base import INDEX_COLUMNS, check_index, download_folder, require_root, walk_folders
 from medcnn.errors import DataError, DownloadError
 
 KEY = "brain_tumor"
@@ -253,9 +253,7 @@ def download(
     from medcnn.download.archives import extract_zip
     from medcnn.download.fetch import fetch_url
 
-    root = Path(root).expanduser()
-    if synthetic_settings(root) is not None:
-        raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
+    root = download_folder(root)
     if part_checksums is None:
         part_checksums = FIGSHARE_PARTS if SOURCE == FIGSHARE_SOURCE else {}
     archive = root / DOWNLOAD_NAME

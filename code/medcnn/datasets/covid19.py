@@ -27,12 +27,11 @@ import pandas as pd
 from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
+    download_folder,
     is_image_file,
     natural_key,
     require_root,
-    synthetic_settings,
 )
-from medcnn.errors import DownloadError
 
 KEY = "covid19"
 TITLE = "COVID-19 Radiography Database (chest X-ray)"
@@ -160,9 +159,7 @@ def download(root: str | os.PathLike, *, force: bool = False, progress: bool = T
     """
     from medcnn.download.fetch import fetch_kaggle
 
-    root = Path(root).expanduser()
-    if synthetic_settings(root) is not None:
-        raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
+    root = download_folder(root)
     return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force)
 
 

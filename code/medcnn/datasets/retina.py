@@ -25,12 +25,12 @@ import pandas as pd
 from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
+    download_folder,
     is_image_file,
     require_root,
-    synthetic_settings,
     walk_folders,
 )
-from medcnn.errors import DataError, DownloadError
+from medcnn.errors import DataError
 
 KEY = "retina"
 TITLE = "RFMiD retinal fundus images"
@@ -210,9 +210,7 @@ def download(root: str | os.PathLike, *, force: bool = False, progress: bool = T
     """
     from medcnn.download.fetch import fetch_kaggle
 
-    root = Path(root).expanduser()
-    if synthetic_settings(root) is not None:
-        raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
+    root = download_folder(root)
     return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force)
 
 

@@ -98,29 +98,11 @@ def register(subcommands) -> None:
 
 
 def main(argv=None) -> int:
-    """``python -m medcnn.experiments``: the two commands on their own, with medcnn's error handling.
+    """``python -m medcnn.experiments``: the same as ``python -m medcnn`` (``study``, ``study-merge``, …).
 
     Example:
         >>> main(["study-merge", "--help"])  # doctest: +SKIP
     """
-    import argparse
-    import sys
+    from medcnn.cli import main as medcnn_main
 
-    from medcnn.errors import MedcnnError
-
-    parser = argparse.ArgumentParser(prog="python -m medcnn.experiments", description="The study, reproducible.")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    arguments = parser.parse_args(argv)
-    try:
-        return arguments.function(arguments)
-    except MedcnnError as error:
-        if arguments.debug:
-            raise
-        print(f"medcnn {arguments.command}: {type(error).__name__}: {error}", file=sys.stderr)
-        print("(run with --debug for the traceback)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"medcnn {arguments.command}: interrupted; finished runs are in the table, rerun to go on",
-              file=sys.stderr)
-        return 130
+    return medcnn_main(argv)
