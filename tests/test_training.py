@@ -201,3 +201,24 @@ def test_epoch_history_records_the_rate_used(tmp_path):
     assert frame.to_dict("records") == [
         {"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4, "learning_rate": 0.002}
     ]
+
+
+def test_checkpoints_off_writes_only_the_history(tmp_path):
+    """The study runner redoes interrupted runs, so it skips the best-model and resume files."""
+    import numpy as np
+
+    from medcnn.batches import ArrayBatches
+    from medcnn.models.classifier import build_classifier
+    from medcnn.training.fit import train_classifier
+
+    generator = np.random.default_rng(0)
+    images = generator.integers(0, 255, size=(12, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(12) % 2
+    model = build_classifier("vgg16", 2, weights=None, input_size=32, seed=0)
+    train = ArrayBatches(images, labels, num_classes=2, batch_size=4, shuffle=True, indices=np.arange(8))
+    val = ArrayBatches(images, labels, num_classes=2, batch_size=4, indices=np.arange(8, 12))
+    history = train_classifier(model, train, val, epochs=2, run_dir=tmp_path / "run", verbose=0, checkpoints=False)
+    assert len(history) == 2
+    written = sorted(path.name for path in (tmp_path / "run").iterdir())
+    assert "history.csv" in written
+    assert not any(name.endswith((".keras", ".npz")) for name in written)

@@ -262,6 +262,7 @@ def train_and_evaluate(
     progress: bool = True,
     skip_bad: bool = False,
     resume: bool = False,
+    save_models: bool = True,
 ) -> RunResult:
     """Train one model as configured, evaluate it on the test subset and write its run folder.
 
@@ -277,6 +278,9 @@ def train_and_evaluate(
             and ``skipped.csv``) instead of stopping with the list of them.
         resume: continue a killed run in ``out`` from its last epoch (same settings needed; the
             run's own manifest is reused); without a checkpoint, train from the start.
+        save_models: write ``model.keras``, the best-model checkpoints and the resume state
+            (``False`` for runs that are redone rather than resumed, such as the study's:
+            then ``evaluate_run`` cannot reload the run).
 
     Example:
         >>> import tempfile
@@ -350,13 +354,14 @@ def train_and_evaluate(
     history = train_classifier(
         model, train, val, learning_rate=config.learning_rate, epochs=config.epochs, run_dir=run_dir,
         feature_cache=config.feature_cache, seed=config.seed, verbose=verbose, resume=resume,
-        jit_compile=precision.jit_compile,
+        jit_compile=precision.jit_compile, checkpoints=save_models,
     )
     history = history.assign(stage="train")
     if config.fine_tune and config.fine_tune_epochs > 0:
         more = fine_tune_classifier(
             model, train, val, epochs=config.fine_tune_epochs, learning_rate=config.fine_tune_learning_rate,
             run_dir=run_dir, seed=config.seed, verbose=verbose, resume=resume, jit_compile=precision.jit_compile,
+            checkpoints=save_models,
         )
         # Fine-tuning's epochs continue the count, so learning curves read left to right.
         more = more.assign(epoch=more["epoch"] + int(history["epoch"].max()), stage="fine_tune")
@@ -364,8 +369,9 @@ def train_and_evaluate(
     timings["train_seconds"] = time.perf_counter() - step
     from medcnn.files import atomic_path
 
-    with atomic_path(run_dir / "model.keras", what="the trained model", fix=RESULTS_FIX, suffix=".keras") as temporary:
-        model.save(temporary)
+    if save_models:
+        with atomic_path(run_dir / "model.keras", what="the trained model", fix=RESULTS_FIX, suffix=".keras") as temporary:
+            model.save(temporary)
     with atomic_path(run_dir / "history.csv", what="the training history", fix=RESULTS_FIX) as temporary:
         history.to_csv(temporary, index=False)
 

@@ -152,7 +152,7 @@ def run_config(
         try:
             result = pipeline.train_and_evaluate(
                 config, root=data.root, out=run_dir, manifest=data.manifest(config.seed), verbose=verbose,
-                progress=progress,
+                progress=progress, save_models=keep_models,  # an interrupted run is redone, not resumed
             )
             metrics, history = result.metrics, result.history
         except TrainingError as error:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from medcnn.batches import ArrayBatches
 from medcnn.errors import ConfigError
-from medcnn.training.callbacks import study_callbacks
+from medcnn.training.callbacks import BestModelCheckpoint, study_callbacks
 from medcnn.training.compile import compile_classifier
 
 CACHED_FEATURES = "cached_features"
@@ -39,8 +39,12 @@ def _check_batches(train_batches, val_batches, model):
 
 
 def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_prefix, verbose, callback_options,
-             resume=False):
-    """Fit with the study's callbacks; with ``resume`` continue from the stage's resume state in ``run_dir``."""
+             resume=False, checkpoints=True):
+    """Fit with the study's callbacks; with ``resume`` continue from the stage's resume state in ``run_dir``.
+
+    ``checkpoints=False`` writes neither the best model nor the per-epoch resume state (the
+    study runner redoes an interrupted run instead), only the history.
+    """
     from medcnn.training.resume import (
         ResumeCheckpoint,
         finish_from_state,
@@ -50,6 +54,8 @@ def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_
     )
 
     callbacks = study_callbacks(run_dir, classifier=classifier, file_prefix=file_prefix, **callback_options)
+    if not checkpoints:
+        callbacks = [callback for callback in callbacks if not isinstance(callback, BestModelCheckpoint)]
     state = load_resume_state(run_dir, file_prefix=file_prefix) if (resume and run_dir is not None) else None
     initial_epoch = 0
     if state is not None:
@@ -62,7 +68,7 @@ def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_
         initial_epoch = state.epoch
         if verbose:
             print(f"resuming {file_prefix or ''}training after epoch {state.epoch} of {epochs} (from {run_dir})")
-    if run_dir is not None:
+    if run_dir is not None and checkpoints:
         callbacks.append(ResumeCheckpoint(resume_path(run_dir, file_prefix=file_prefix), callbacks=callbacks,
                                           epochs=epochs, state=state))
     # shuffle=False: ArrayBatches shuffle their rows themselves, by seed and epoch only; Keras' own
@@ -93,6 +99,7 @@ def train_classifier(
     seed: int = 0,
     verbose: int = 2,
     resume: bool = False,
+    checkpoints: bool = True,
     **callback_options,
 ) -> pd.DataFrame:
     """Train ``model`` (the study's first stages) with Adam and the study's callbacks.
@@ -118,6 +125,8 @@ def train_classifier(
         resume: continue from ``run_dir/resume.npz`` (written after every epoch) when a
             killed run left one: same weights, optimizer state, callbacks and history
             (see :mod:`medcnn.training.resume`); without one, train from the start.
+        checkpoints: write ``best_model.keras`` and the per-epoch resume state into ``run_dir``
+            (``False``: only the history, for runs that are redone rather than resumed).
         callback_options: overrides for :func:`medcnn.training.callbacks.study_callbacks`
             (``patience=...``, ``min_learning_rate=...``).
 
@@ -142,7 +151,7 @@ def train_classifier(
     keras.utils.set_random_seed(seed)
     compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
     options = dict(epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options,
-                   resume=resume)
+                   resume=resume, checkpoints=checkpoints)
     if not use_features:
         history = _run_fit(model, None, train_batches, val_batches, **options)
         return _describe(history, path=END_TO_END, reason=reason, stage="train")
@@ -174,6 +183,7 @@ def fine_tune_classifier(
     seed: int = 0,
     verbose: int = 2,
     resume: bool = False,
+    checkpoints: bool = True,
     **callback_options,
 ) -> pd.DataFrame:
     """The study's fine-tuning: unfreeze the backbone's second half (BatchNorm frozen), train end to end.
@@ -199,7 +209,7 @@ def fine_tune_classifier(
     history = _run_fit(
         model, None, train_batches, val_batches,
         epochs=int(epochs), run_dir=run_dir, file_prefix="fine_tune_", verbose=verbose, callback_options=callback_options,
-        resume=resume,
+        resume=resume, checkpoints=checkpoints,
     )
     reason = f"fine-tuning trains {len(unfrozen)} backbone layers, so there is nothing to cache"
     return _describe(history, path=END_TO_END, reason=reason, stage="fine_tune")
