@@ -395,7 +395,7 @@ def _evaluate_and_report(model, cache, test, class_names, *, run_dir, config, hi
         groups = None
     return write_run_report(
         run_dir, y_true=test.labels, probabilities=probabilities, class_names=class_names,
-        history=history, config=config.to_dict(), images=np.asarray(cache.images[rows]), groups=groups,
+        history=history, config=config.to_dict(), images=cache.view(rows), groups=groups,
         seed=config.seed, note=note,
     )
 

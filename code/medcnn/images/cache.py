@@ -54,11 +54,41 @@ class ImageCache:
         """Integer labels in cache order."""
         return self.frame["label"].to_numpy(dtype=np.int64)
 
+    def view(self, rows) -> "RowView":
+        """The images of ``rows``, read from the memmap only when indexed.
+
+        Example:
+            >>> # cache.view(cache.rows("test"))[0].shape == (size, size, 3)
+        """
+        return RowView(self.images, np.asarray(rows, dtype=np.int64))
+
     def rows(self, subset: str) -> np.ndarray:
         """Positions of one subset's images (``train``, ``val`` or ``test``)."""
         if "subset" not in self.frame.columns:
             raise ConfigError("this cache's table has no 'subset' column: split the index first (make_splits)")
         return np.flatnonzero(self.frame["subset"].to_numpy() == subset)
+
+
+class RowView:
+    """Some rows of an image array as a sequence read lazily: a prediction grid needs a dozen
+    test images, not the whole test subset in memory.
+
+    Example:
+        >>> import numpy as np
+        >>> view = RowView(np.arange(5 * 2).reshape(5, 2), np.array([4, 1]))
+        >>> len(view), view[0].tolist()
+        (2, [8, 9])
+    """
+
+    def __init__(self, images, rows):
+        self.images = images
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, position: int) -> np.ndarray:
+        return np.asarray(self.images[self.rows[position]])
 
 
 def cache_key(manifest: pd.DataFrame, *, root, image_size: int) -> str:
