@@ -35,8 +35,10 @@ demo: setup
 	@echo "Report: runs/demo/report.md"
 
 # The main job: build the site (every chapter executed, smoke profile) into _build/html.
+# The chapters' run folders (model files, checkpoints) go to _build/tmp, emptied at each build.
 book: setup
-	MEDCNN_PROFILE=smoke $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	rm -rf _build/tmp && mkdir -p _build/tmp
+	TMPDIR=$(CURDIR)/_build/tmp MEDCNN_PROFILE=smoke $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Site: _build/html/index.html"
 
 # Everything: notebooks in sync, unit and integration tests, the book built and checked in Chromium
