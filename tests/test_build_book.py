@@ -1,0 +1,99 @@
+"""tools/build_book.py: the execution cache is kept only while the package is unchanged."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("build_book", REPOSITORY / "tools" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_book = _load_tool()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small copy of the repository's layout: a package, requirements, a cache."""
+    (tmp_path / "code" / "medcnn").mkdir(parents=True)
+    (tmp_path / "code" / "medcnn" / "__init__.py").write_text("VALUE = 1\n")
+    (tmp_path / "code" / "medcnn" / "data.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "code" / "pyproject.toml").write_text("[project]\nname='medcnn'\n")
+    (tmp_path / "requirements.txt").write_text("keras==3.15.1\n")
+    return tmp_path
+
+
+def test_the_key_changes_with_any_package_file_and_only_with_them(project):
+    key = build_book.code_key(project, profile="smoke")
+    assert key == build_book.code_key(project, profile="smoke")
+
+    # bytecode, checkpoints and build metadata are not the package
+    (project / "code" / "medcnn" / "__pycache__").mkdir()
+    (project / "code" / "medcnn" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    (project / "code" / "medcnn.egg-info").mkdir()
+    (project / "code" / "medcnn.egg-info" / "PKG-INFO").write_text("x")
+    # neither is the book's prose
+    (project / "book").mkdir()
+    (project / "book" / "chapter.md").write_text("# A chapter\n")
+    assert build_book.code_key(project, profile="smoke") == key
+
+    (project / "code" / "medcnn" / "__init__.py").write_text("VALUE = 2\n")
+    changed_code = build_book.code_key(project, profile="smoke")
+    assert changed_code != key
+
+    (project / "code" / "medcnn" / "data.csv").write_text("a,b\n1,3\n")  # package data counts
+    changed_data = build_book.code_key(project, profile="smoke")
+    assert changed_data != changed_code
+
+    (project / "requirements.txt").write_text("keras==3.16.0\n")
+    assert build_book.code_key(project, profile="smoke") != changed_data
+    assert build_book.code_key(project, profile="full") != build_book.code_key(project, profile="smoke")
+
+
+def test_a_renamed_file_changes_the_key(project):
+    key = build_book.code_key(project, profile="smoke")
+    shutil.move(project / "code" / "medcnn" / "data.csv", project / "code" / "medcnn" / "other.csv")
+    assert build_book.code_key(project, profile="smoke") != key
+
+
+def test_the_cache_is_kept_under_its_own_key_and_emptied_under_another(project):
+    cache = project / build_book.CACHE_FOLDER
+    key = build_book.code_key(project, profile="smoke")
+    assert build_book.prepare_cache(project, key) is False  # no cache yet: everything executes
+    (cache / "global.db").write_text("executed outputs")
+    assert build_book.prepare_cache(project, key) is True
+    assert (cache / "global.db").is_file()
+
+    (project / "code" / "medcnn" / "__init__.py").write_text("VALUE = 3\n")
+    new_key = build_book.code_key(project, profile="smoke")
+    assert build_book.prepare_cache(project, new_key) is False
+    assert not (cache / "global.db").exists(), "outputs of the old code were kept"
+    assert build_book.cache_is_current(project, new_key)
+
+
+def test_a_damaged_key_file_empties_the_cache(project):
+    cache = project / build_book.CACHE_FOLDER
+    key = build_book.code_key(project, profile="smoke")
+    build_book.prepare_cache(project, key)
+    (cache / "global.db").write_text("executed outputs")
+    (cache / build_book.KEY_FILE_NAME).write_bytes(b"\xff\xfe half written")
+    assert build_book.prepare_cache(project, key) is False
+    assert not (cache / "global.db").exists()
+
+
+def test_fresh_always_empties_the_cache(project):
+    cache = project / build_book.CACHE_FOLDER
+    key = build_book.code_key(project, profile="smoke")
+    build_book.prepare_cache(project, key)
+    (cache / "global.db").write_text("executed outputs")
+    assert build_book.prepare_cache(project, key, fresh=True) is False
+    assert not (cache / "global.db").exists()
