@@ -2,6 +2,7 @@
 
 import functools
 import http.server
+import shutil
 import socket
 import threading
 import zipfile
@@ -73,17 +74,6 @@ def test_http_error_is_a_download_error(local_server, tmp_path):
     _, base = local_server
     with pytest.raises(DownloadError, match="missing.zip"):
         fetch_url(f"{base}/missing.zip", folder=tmp_path, file_name="missing.zip", progress=False)
-
-
-def test_brain_tumor_download_from_a_mimic_figshare(local_server, tmp_path, monkeypatch):
-    served, base = local_server
-    mimic = brain_tumor.write_synthetic(tmp_path / "mimic", per_class=2, image_size=8)
-    (served / "figshare.zip").write_bytes((mimic / brain_tumor.DOWNLOAD_NAME).read_bytes())
-    monkeypatch.setattr(brain_tumor, "SOURCE", f"{base}/figshare.zip")
-    root = brain_tumor.download(tmp_path / "data" / "brain_tumor", progress=False)
-    assert (root / brain_tumor.DOWNLOAD_NAME).is_file() and is_unpacked(root / "1512427")
-    frame = brain_tumor.index(root)
-    assert frame["path"].tolist() == brain_tumor.index(mimic)["path"].tolist()
 
 
 def test_brain_tumor_download_refuses_a_synthetic_folder(tmp_path):
@@ -191,3 +181,314 @@ def test_existing_unmarked_folder_is_not_overwritten(tmp_path):
     (tmp_path / "a").mkdir()
     with pytest.raises(DataError, match="not a finished unpacking"):
         extract_zip(archive, tmp_path / "a")
+
+
+# --- figshare as it answers scripts today: bot challenges, 403s, a redirect to storage ----------------
+
+
+class _FigshareMimic:
+    """A local server shaped like figshare: ``/v2/file/download/<id>`` (the API, redirecting to
+    ``/storage/<id>``) and ``/files/<id>`` (ndownloader). ``answers`` picks how each host answers."""
+
+    def __init__(self, files_by_id):
+        import http.server
+
+        self.files = dict(files_by_id)
+        self.answers = {"api": "redirect", "files": "file"}
+        self.requests = []
+        mimic = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *arguments):
+                pass
+
+            def _send(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                mimic.requests.append(self.path)
+                parts = self.path.strip("/").split("/")
+                host = {"v2": "api", "files": "files", "storage": "storage"}.get(parts[0])
+                file_id = int(parts[-1]) if parts[-1].isdigit() else -1
+                if host is None or file_id not in mimic.files:
+                    return self._send(404, b"not found")
+                answer = "file" if host == "storage" else mimic.answers[host]
+                if answer == "challenge":
+                    return self._send(202, b"", [("x-amzn-waf-action", "challenge")])
+                if answer == "forbidden":
+                    return self._send(403, b"<html><body>Forbidden</body></html>", [("Content-Type", "text/html")])
+                if answer == "html":
+                    return self._send(200, b"<!DOCTYPE html><html><body>Sign in</body></html>", [("Content-Type", "text/html")])
+                if answer == "empty":
+                    return self._send(200, b"", [("Content-Type", "application/octet-stream")])
+                if answer == "redirect":
+                    return self._send(302, b"", [("Location", f"/storage/{file_id}")])
+                return self._send(200, mimic.files[file_id], [("Content-Type", "application/octet-stream")])
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.endpoints = (f"{self.url}/v2/file/download/{{file_id}}", f"{self.url}/files/{{file_id}}")
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture()
+def figshare(tmp_path):
+    """The synthetic article's five files served by id, with their (id, size, md5) table."""
+    import hashlib
+
+    mimic_root = brain_tumor.write_synthetic(tmp_path / "mimic", per_class=2, image_size=8)
+    files, parts = {}, {}
+    with zipfile.ZipFile(mimic_root / brain_tumor.DOWNLOAD_NAME) as archive:
+        for position, name in enumerate(sorted(archive.namelist())):
+            if name == "README.txt":
+                continue
+            data = archive.read(name)
+            files[5000 + position] = data
+            parts[name] = (5000 + position, len(data), hashlib.md5(data).hexdigest())
+    server = _FigshareMimic(files)
+    server.parts = parts
+    server.mimic_root = mimic_root
+    yield server
+    server.close()
+
+
+def _no_empty_or_partial_files(folder):
+    found = [path for path in folder.rglob("*") if path.is_file()]
+    assert not [path for path in found if path.stat().st_size == 0], "a 0-byte file was left"
+    assert not [path for path in found if ".partial" in path.name], "a partial file was left"
+
+
+@pytest.mark.parametrize("refusal", ["challenge", "forbidden"])
+def test_figshare_refused_by_the_api_comes_through_the_other_host(figshare, tmp_path, refusal):
+    figshare.answers["api"] = refusal
+    root = brain_tumor.download(
+        tmp_path / "brain_tumor", progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints
+    )
+    assert sorted(path.name for path in root.glob("*.zip")) == sorted(n for n in figshare.parts if n.endswith(".zip"))
+    assert len(brain_tumor.index(root)) == len(brain_tumor.index(figshare.mimic_root))
+    assert any(path.startswith("/v2/file/download/") for path in figshare.requests)
+    assert any(path.startswith("/files/") for path in figshare.requests)
+    _no_empty_or_partial_files(root)
+
+
+def test_figshare_through_the_api_redirect_and_not_again(figshare, tmp_path):
+    root = brain_tumor.download(
+        tmp_path / "brain_tumor", progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints
+    )
+    assert not any(path.startswith("/files/") for path in figshare.requests)  # the API's redirect served all
+    count = len(figshare.requests)
+    brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+    assert len(figshare.requests) == count  # every file there and matching its MD5: nothing fetched again
+
+
+def test_figshare_endpoints_follow_the_environment(figshare, tmp_path, monkeypatch):
+    monkeypatch.setenv(brain_tumor.FIGSHARE_API_VARIABLE, f"{figshare.url}/v2")
+    monkeypatch.setenv(brain_tumor.FIGSHARE_FILES_VARIABLE, f"{figshare.url}/files/")
+    assert brain_tumor.figshare_endpoints() == figshare.endpoints
+    figshare.answers["api"] = "challenge"
+    root = brain_tumor.download(tmp_path / "brain_tumor", progress=False, part_checksums=figshare.parts)
+    assert len(brain_tumor.index(root)) == len(brain_tumor.index(figshare.mimic_root))
+
+
+@pytest.mark.parametrize(
+    ("api", "files", "expected"),
+    [
+        ("challenge", "forbidden", ["bot challenge (HTTP 202, x-amzn-waf-action: challenge, empty body)", "forbidden (HTTP 403)"]),
+        ("empty", "html", ["empty answer", "an HTML page instead of the file"]),
+    ],
+    ids=["challenge-then-403", "empty-then-html"],
+)
+def test_figshare_refused_everywhere_names_each_answer_and_keeps_nothing(figshare, tmp_path, api, files, expected):
+    figshare.answers.update(api=api, files=files)
+    root = tmp_path / "brain_tumor"
+    with pytest.raises(DownloadError) as caught:
+        brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+    message = str(caught.value)
+    for text in expected:
+        assert text in message
+    first_id = min(file_id for file_id, _, _ in figshare.parts.values())
+    assert f"{figshare.url}/v2/file/download/" in message and f"{figshare.url}/files/" in message
+    assert "Download all" in message and str(root / brain_tumor.DOWNLOAD_NAME) in message
+    assert "Nothing was kept" in message and str(first_id) in message
+    assert not root.exists() or not any(root.iterdir())  # no 0-byte file, no partial file
+
+
+def test_figshare_wrong_md5_fails_clearly_and_keeps_nothing(figshare, tmp_path):
+    name = "cvind.mat"
+    file_id, size, _ = figshare.parts[name]
+    wrong = dict(figshare.parts, **{name: (file_id, size, "0" * 32)})
+    root = tmp_path / "brain_tumor"
+    with pytest.raises(DownloadError) as caught:
+        brain_tumor.download(root, progress=False, part_checksums=wrong, endpoints=figshare.endpoints)
+    message = str(caught.value)
+    assert f"could not download {name}" in message and "wrong checksum: md5" in message
+    assert f"expected {'0' * 32}" in message
+    assert not (root / name).exists()
+    _no_empty_or_partial_files(root)
+
+
+def test_a_zero_byte_file_from_an_earlier_run_is_fetched_again(figshare, tmp_path):
+    root = tmp_path / "brain_tumor"
+    root.mkdir()
+    (root / "cvind.mat").write_bytes(b"")  # what an older pooch left after a 202
+    brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+    assert (root / "cvind.mat").stat().st_size == figshare.parts["cvind.mat"][1]
+    _no_empty_or_partial_files(root)
+
+
+def test_figshare_download_that_does_not_fit_names_the_disk(figshare, tmp_path, monkeypatch):
+    from medcnn import files
+    from medcnn.errors import DiskFullError
+
+    monkeypatch.setattr(files, "free_bytes", lambda folder: 1000)
+    root = tmp_path / "brain_tumor"
+    with pytest.raises(DiskFullError) as caught:
+        brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+    assert "disk full" in str(caught.value) and "brain tumor dataset" in str(caught.value)
+    assert figshare.requests == [] and (not root.exists() or not any(root.iterdir()))
+
+
+def test_a_full_disk_mid_download_keeps_nothing(figshare, tmp_path, monkeypatch):
+    import errno
+
+    from medcnn.download import fetch
+    from medcnn.errors import DiskFullError
+
+    def full(url, path, **options):
+        path.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fetch, "stream_to", full)
+    root = tmp_path / "brain_tumor"
+    with pytest.raises(DiskFullError, match="disk full: cannot write the download"):
+        brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+    assert not any(root.iterdir())
+
+
+def test_an_article_zip_placed_by_hand_is_used_without_the_network(figshare, tmp_path):
+    root = tmp_path / "brain_tumor"
+    root.mkdir()
+    (root / brain_tumor.DOWNLOAD_NAME).write_bytes((figshare.mimic_root / brain_tumor.DOWNLOAD_NAME).read_bytes())
+    brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+    assert figshare.requests == [] and len(brain_tumor.index(root)) == len(brain_tumor.index(figshare.mimic_root))
+
+
+def test_a_damaged_article_zip_placed_by_hand_says_so(figshare, tmp_path):
+    root = tmp_path / "brain_tumor"
+    root.mkdir()
+    data = (figshare.mimic_root / brain_tumor.DOWNLOAD_NAME).read_bytes()
+    for cut in (300, len(data) // 2):  # a cut zip can still open on an inner zip's directory: checked too
+        shutil.rmtree(root / "1512427", ignore_errors=True)
+        (root / brain_tumor.DOWNLOAD_NAME).write_bytes(data[:cut])
+        with pytest.raises(DownloadError, match=r"1512427.zip: (damaged|does not match).*Delete it"):
+            brain_tumor.download(root, progress=False, part_checksums=figshare.parts, endpoints=figshare.endpoints)
+        assert figshare.requests == [] and not (root / "1512427").exists()
+
+
+# --- kagglehub: too old, Colab's cache read in place ---------------------------------------------------
+
+
+def test_kagglehub_too_old_names_its_version_and_the_upgrade(tmp_path, monkeypatch):
+    import kagglehub
+
+    monkeypatch.setattr(kagglehub, "__version__", "0.2.8")
+    with pytest.raises(DownloadError) as caught:
+        retina.download(tmp_path / "retina")
+    message = str(caught.value)
+    assert "kagglehub 0.2.8 is too old" in message and "pip install --upgrade 'kagglehub>=" in message
+    assert "credentials" not in message and "token" not in message.lower()
+
+
+def test_kagglehub_refusing_output_dir_is_reported_as_too_old_not_as_credentials(tmp_path, monkeypatch):
+    import kagglehub
+
+    def picky(handle, path=None, *, force_download=False, **options):  # says it takes anything, refuses output_dir
+        if "output_dir" in options:
+            raise TypeError("dataset_download() got an unexpected keyword argument 'output_dir'")
+        return str(tmp_path)
+
+    monkeypatch.setattr(kagglehub, "dataset_download", picky)
+    monkeypatch.setattr(kagglehub, "__version__", "0.3.13")
+    with pytest.raises(DownloadError) as caught:
+        covid19.download(tmp_path / "covid19")
+    message = str(caught.value)
+    assert "kagglehub 0.3.13 is too old" in message and "output_dir" in message and "KAGGLE" not in message
+
+
+def test_kagglehub_without_output_dir_reads_its_cache_in_place(tmp_path, monkeypatch):
+    """kagglehub 0.3.13 (Colab's for a long time) has no output_dir: medcnn links to what it returns."""
+    import kagglehub
+
+    cache = retina.write_synthetic(tmp_path / "kagglehub-cache", per_class=2, image_size=8)
+    (cache / ".medcnn-synthetic.json").unlink()  # as Kaggle serves it: real data carries no marker
+    calls = []
+
+    def old_dataset_download(handle, path=None, *, force_download=False):
+        calls.append((handle, force_download))
+        return str(cache)
+
+    monkeypatch.setattr(kagglehub, "dataset_download", old_dataset_download)
+    monkeypatch.setattr(kagglehub, "__version__", "0.3.13")
+    root = retina.download(tmp_path / "data" / "retina")
+    assert calls == [(retina.SOURCE, False)]
+    assert root.is_symlink() and root.resolve() == cache.resolve()
+    assert len(retina.index(root)) == len(retina.index(cache))
+
+
+def test_colab_cache_mount_is_read_in_place(tmp_path, monkeypatch):
+    """On Colab kagglehub ignores output_dir and answers with its read-only mount (/kaggle/input/<slug>)."""
+    import kagglehub
+
+    mount = covid19.write_synthetic(tmp_path / "kaggle" / "input" / "covid19-radiography-database", per_class=2, image_size=8)
+    (mount / ".medcnn-synthetic.json").unlink()
+
+    def colab_dataset_download(handle, path=None, *, force_download=False, output_dir=None):
+        return str(mount)  # what DatasetColabCacheResolver returns, output_dir ignored
+
+    monkeypatch.setattr(kagglehub, "dataset_download", colab_dataset_download)
+    root = covid19.download(tmp_path / "data" / "covid19")
+    assert root.is_symlink() and root.resolve() == mount.resolve()
+    assert len(covid19.index(root)) == len(covid19.index(mount))
+    assert covid19.download(root) == root and root.resolve() == mount.resolve()  # a second call keeps the link
+
+
+def test_a_cache_copied_into_a_folder_that_has_files(tmp_path, monkeypatch, capsys):
+    import kagglehub
+
+    cache = tmp_path / "cache"
+    (cache / "sub").mkdir(parents=True)
+    (cache / "sub" / "a.png").write_bytes(b"a" * 3000)
+    (cache / "b.csv").write_text("ID\n1\n")
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    monkeypatch.setattr(kagglehub, "dataset_download", lambda handle, **options: str(cache))
+    folder = fetch_kaggle("owner/name", folder=target, progress=True)
+    assert not folder.is_symlink() and (folder / "sub" / "a.png").read_bytes() == b"a" * 3000
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "b.csv").read_text() == "ID\n1\n"
+    assert "copying to out" in capsys.readouterr().err
+    assert not [path for path in folder.rglob("*") if ".partial" in path.name]
+
+
+def test_kaggle_failure_says_public_data_needs_no_token(tmp_path, monkeypatch):
+    import kagglehub
+
+    def refused(handle, **options):
+        raise PermissionError("403 Client Error: Forbidden")
+
+    monkeypatch.setattr(kagglehub, "dataset_download", refused)
+    with pytest.raises(DownloadError) as caught:
+        retina.download(tmp_path / "retina")
+    message = str(caught.value)
+    assert "Public datasets need no Kaggle account" in message and "KAGGLE_API_TOKEN" in message

@@ -237,24 +237,27 @@ def test_interrupted_download_is_never_taken_as_complete_and_a_rerun_restarts(se
 
 
 def _mimic_figshare(tmp_path, server):
+    """Serve the synthetic article's files by id under /files/<id>; return their table and URL templates."""
     from medcnn.datasets import brain_tumor
 
     mimic = brain_tumor.write_synthetic(tmp_path / "mimic", per_class=2, image_size=8)
-    (server.folder / "figshare.zip").write_bytes((mimic / brain_tumor.DOWNLOAD_NAME).read_bytes())
+    (server.folder / "files").mkdir(exist_ok=True)
     with zipfile.ZipFile(mimic / brain_tumor.DOWNLOAD_NAME) as archive:
         parts = {}
         for position, name in enumerate(archive.namelist()):
+            if name == "README.txt":
+                continue
             data = archive.read(name)
+            (server.folder / "files" / str(1000 + position)).write_bytes(data)
             parts[name] = (1000 + position, len(data), hashlib.md5(data).hexdigest())
-    return parts
+    return parts, (f"{server.url}/files/{{file_id}}",)
 
 
-def test_figshare_parts_are_checked_against_their_checksums(server, tmp_path, monkeypatch):
+def test_figshare_parts_are_checked_against_their_checksums(server, tmp_path):
     from medcnn.datasets import brain_tumor
 
-    parts = _mimic_figshare(tmp_path, server)
-    monkeypatch.setattr(brain_tumor, "SOURCE", f"{server.url}/figshare.zip")
-    root = brain_tumor.download(tmp_path / "good" / "brain_tumor", progress=False, part_checksums=parts)
+    parts, endpoints = _mimic_figshare(tmp_path, server)
+    root = brain_tumor.download(tmp_path / "good" / "brain_tumor", progress=False, part_checksums=parts, endpoints=endpoints)
     assert len(brain_tumor.index(root)) == 6
 
     name = "brainTumorDataPublic_1-766.zip"
@@ -262,11 +265,11 @@ def test_figshare_parts_are_checked_against_their_checksums(server, tmp_path, mo
     wrong = dict(parts, **{name: (file_id, size, "0" * 32)})
     target = tmp_path / "bad" / "brain_tumor"
     with pytest.raises(DownloadError) as caught:
-        brain_tumor.download(target, progress=False, part_checksums=wrong)
+        brain_tumor.download(target, progress=False, part_checksums=wrong, endpoints=endpoints)
     message = str(caught.value)
-    assert f"{name}: MD5" in message and "expected 00000000" in message and "deleted" in message
-    assert "python -m medcnn download --dataset brain_tumor" in message
-    assert not (target / brain_tumor.DOWNLOAD_NAME).exists() and not (target / "1512427").exists()
+    assert f"could not download {name}" in message and "wrong checksum: md5" in message
+    assert "expected 00000000" in message and "Nothing was kept" in message
+    assert not (target / name).exists() and not (target / name.removesuffix(".zip")).exists()
 
 
 def test_figshare_checksums_are_known_for_every_part():
@@ -280,17 +283,17 @@ def test_figshare_checksums_are_known_for_every_part():
         assert file_id > 0 and size > 0 and len(md5) == 32 and int(md5, 16) >= 0
 
 
-def test_a_damaged_figshare_zip_is_fetched_again(server, tmp_path, monkeypatch):
+def test_a_damaged_figshare_zip_is_fetched_again(server, tmp_path):
     from medcnn.datasets import brain_tumor
 
-    parts = _mimic_figshare(tmp_path, server)
-    monkeypatch.setattr(brain_tumor, "SOURCE", f"{server.url}/figshare.zip")
+    parts, endpoints = _mimic_figshare(tmp_path, server)
     root = tmp_path / "data" / "brain_tumor"
     root.mkdir(parents=True)
     # A half copy placed under the final name (for instance by an interrupted copy by hand).
-    (root / brain_tumor.DOWNLOAD_NAME).write_bytes((server.folder / "figshare.zip").read_bytes()[:500])
-    brain_tumor.download(root, progress=False, part_checksums=parts)
-    assert len(brain_tumor.index(root)) == 6
+    name = "brainTumorDataPublic_1-766.zip"
+    (root / name).write_bytes((server.folder / "files" / str(parts[name][0])).read_bytes()[:500])
+    brain_tumor.download(root, progress=False, part_checksums=parts, endpoints=endpoints)
+    assert len(brain_tumor.index(root)) == 6 and (root / name).stat().st_size == parts[name][1]
 
 
 def test_kaggle_versions_are_pinned():
@@ -309,12 +312,15 @@ def test_no_network_in_the_full_profile_names_the_url_and_the_manual_fix(tmp_pat
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/ndownloader/articles/1512427/versions/5"
-    monkeypatch.setattr(brain_tumor, "SOURCE", url)
+    monkeypatch.setenv(brain_tumor.FIGSHARE_API_VARIABLE, f"http://127.0.0.1:{port}/v2")
+    monkeypatch.setenv(brain_tumor.FIGSHARE_FILES_VARIABLE, f"http://127.0.0.1:{port}/files")
     status = main(["download", "--dataset", "brain_tumor", "--data-dir", str(tmp_path)])
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(lines) == 2
-    assert url in lines[0] and f"save it as {tmp_path / 'brain_tumor' / '1512427.zip'}" in lines[0]
+    first_id = brain_tumor.FIGSHARE_PARTS["brainTumorDataPublic_1-766.zip"][0]
+    assert f"http://127.0.0.1:{port}/v2/file/download/{first_id}" in lines[0]
+    assert f"http://127.0.0.1:{port}/files/{first_id}" in lines[0]
+    assert f"save the zip as {tmp_path / 'brain_tumor' / '1512427.zip'}" in lines[0] and "Download all" in lines[0]
     assert lines[1] == "(run with --debug for the traceback)"
 
 

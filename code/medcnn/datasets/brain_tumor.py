@@ -29,13 +29,11 @@ from medcnn.errors import DataError, DownloadError
 KEY = "brain_tumor"
 TITLE = "Brain tumor MRI (Jun Cheng, figshare)"
 CLASS_NAMES = ("meningioma", "glioma", "pituitary")
-SOURCE = "https://figshare.com/ndownloader/articles/1512427/versions/5"
 ARTICLE_URL = "https://doi.org/10.6084/m9.figshare.1512427.v5"
-DOWNLOAD_NAME = "1512427.zip"
-KNOWN_HASH = None  # figshare builds the article zip on the fly and publishes no checksum for it; its parts have one.
-FIGSHARE_SOURCE = SOURCE
+SOURCE = ARTICLE_URL
+DOWNLOAD_NAME = "1512427.zip"  # what the article page's "Download all" button saves (the download by hand)
 # The article's files as figshare's API lists them: file id, size in bytes and the MD5 figshare computed.
-# download() checks every part it unpacks against them (the article zip itself has no published checksum).
+# download() fetches each by its id and checks it against its MD5 (pooch); the article zip has no checksum.
 FIGSHARE_PARTS = {
     "brainTumorDataPublic_1-766.zip": (3381290, 214401279, "74b949ad33f042e6e103523091cd1428"),
     "brainTumorDataPublic_767-1532.zip": (3381296, 217848429, "7e8a875500d2c8a346f270538e29890e"),
@@ -43,6 +41,13 @@ FIGSHARE_PARTS = {
     "brainTumorDataPublic_2299-3064.zip": (3381302, 231679762, "b378a80d6174e5317d59eb28430c6652"),
     "cvind.mat": (7005344, 5736, "5ea82eb3212c9fcb84290ccf0beb486d"),
 }
+# Where a file is fetched by id, in order. figshare.com/ndownloader answers scripts with a bot
+# challenge (an empty HTTP 202) or a 403; the API's download link redirects to the file's storage.
+# The environment variables (or download(endpoints=...)) point them elsewhere, e.g. at a local mirror.
+FIGSHARE_API_VARIABLE = "MEDCNN_FIGSHARE_API"
+FIGSHARE_FILES_VARIABLE = "MEDCNN_FIGSHARE_FILES"
+FIGSHARE_API = "https://api.figshare.com/v2"
+FIGSHARE_FILES = "https://ndownloader.figshare.com/files"
 LICENSE = "CC BY 4.0"
 CITATION = """@misc{cheng2017braintumor,
   author = {Cheng, Jun},
@@ -219,30 +224,74 @@ def verify_parts(folder: str | os.PathLike, parts: dict) -> list[str]:
     return problems
 
 
+def figshare_endpoints() -> tuple[str, ...]:
+    """The URL templates a figshare file is fetched from, in order (``{file_id}`` is filled in).
+
+    ``$MEDCNN_FIGSHARE_API`` replaces ``https://api.figshare.com/v2`` and
+    ``$MEDCNN_FIGSHARE_FILES`` replaces ``https://ndownloader.figshare.com/files``.
+
+    Example:
+        >>> figshare_endpoints()[0].format(file_id=7005344)  # doctest: +SKIP
+        'https://api.figshare.com/v2/file/download/7005344'
+    """
+    api = os.environ.get(FIGSHARE_API_VARIABLE, "").strip() or FIGSHARE_API
+    files = os.environ.get(FIGSHARE_FILES_VARIABLE, "").strip() or FIGSHARE_FILES
+    return (f"{api.rstrip('/')}/file/download/{{file_id}}", f"{files.rstrip('/')}/{{file_id}}")
+
+
+def by_hand_instructions(root: str | os.PathLike) -> str:
+    """How to get the dataset without medcnn's download (quoted in every download error).
+
+    Example:
+        >>> by_hand_instructions("/data/brain_tumor").startswith("open https://doi.org/10.6084/m9.figshare.1512427.v5")
+        True
+    """
+    root = Path(root)
+    return (
+        f"open {ARTICLE_URL} in a browser, press \"Download all\" and save the zip as {root / DOWNLOAD_NAME} "
+        f"(or save its files under their own names in {root}), then run again"
+    )
+
+
+def _have_article(root: Path) -> bool:
+    """True when the folder holds every image already (unpacked by hand or by an earlier run)."""
+    try:
+        return len(index(root)) > 0
+    except DataError:
+        return False
+
+
 def download(
     root: str | os.PathLike,
     *,
     force: bool = False,
     progress: bool = True,
     part_checksums: dict | None = None,
+    endpoints: tuple[str, ...] | list[str] | None = None,
 ) -> Path:
-    """Download the figshare article zip into ``root``, check its parts and unpack it; return ``root``.
+    """Download the dataset's files from figshare into ``root``, check each, and unpack them; return ``root``.
 
-    An interrupted transfer leaves no ``1512427.zip`` (pooch writes to a temporary file and
-    renames it when complete); a zip that is damaged all the same is deleted and fetched
-    once more. Each part inside is checked against the size and MD5 figshare publishes
-    (:data:`FIGSHARE_PARTS`); a mismatch deletes the download and raises.
+    Each file of the article (:data:`FIGSHARE_PARTS`: the four zips of ``.mat`` files and
+    ``cvind.mat``) is fetched by its id from figshare's API, or else from its ndownloader
+    host, and checked against the MD5 figshare publishes (pooch). A bot challenge, a 403,
+    an empty answer, an HTML page or a wrong checksum is a failed download: nothing is
+    kept, and the message names what happened at each address and how to download by hand.
+    Files already there and matching their checksum are not fetched again. A
+    ``1512427.zip`` placed by hand (the article page's "Download all") is used instead.
 
     Args:
         root: the dataset folder.
-        force: download again even if the zip is there.
+        force: delete what an earlier download left and fetch everything again.
         progress: show progress bars.
-        part_checksums: ``{name: (file id, size, md5)}`` to check the parts against; default
-            :data:`FIGSHARE_PARTS` when downloading from figshare, none for another ``SOURCE``.
+        part_checksums: ``{name: (file id, size, md5)}``; default :data:`FIGSHARE_PARTS`.
+        endpoints: URL templates with ``{file_id}``, tried in order; default
+            :func:`figshare_endpoints` (overridable with ``$MEDCNN_FIGSHARE_API`` and
+            ``$MEDCNN_FIGSHARE_FILES``).
 
     Raises:
-        DownloadError: figshare could not be reached (the message says how to place the file
-            by hand), a part does not match its checksum, or ``root`` holds a synthetic stand-in.
+        DownloadError: no address gave a file, a file does not match its checksum, a
+            hand-placed zip is damaged or does not match, or ``root`` holds a synthetic stand-in.
+        DiskFullError: the files do not fit in ``root`` (checked before downloading).
 
     Example:
         >>> download("/data/brain_tumor")  # doctest: +SKIP
@@ -252,40 +301,66 @@ def download(
 
     from medcnn.download.archives import extract_zip
     from medcnn.download.fetch import fetch_url
+    from medcnn.files import require_free_space
 
     root = download_folder(root)
-    if part_checksums is None:
-        part_checksums = FIGSHARE_PARTS if SOURCE == FIGSHARE_SOURCE else {}
+    parts = FIGSHARE_PARTS if part_checksums is None else part_checksums
+    templates = tuple(endpoints) if endpoints is not None else figshare_endpoints()
     archive = root / DOWNLOAD_NAME
     unpacked = root / Path(DOWNLOAD_NAME).stem
+    by_hand = by_hand_instructions(root)
 
-    def discard():
-        archive.unlink(missing_ok=True)
-        shutil.rmtree(unpacked, ignore_errors=True)
+    def remove(path: Path) -> None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
     if force:
-        discard()
-    for attempt in range(2):
-        fetch_url(SOURCE, folder=root, file_name=DOWNLOAD_NAME, known_hash=KNOWN_HASH, progress=progress)
+        for name in parts:
+            remove(root / name)
+            remove(root / Path(name).stem)
+        remove(archive)
+        remove(unpacked)
+    elif archive.is_file():  # the article zip, downloaded by hand
         try:
             extract_zip(archive, unpacked, progress=progress)
-            break
         except DataError as error:
-            discard()
-            if attempt == 1:
-                raise DownloadError(
-                    f"{archive}: the download is damaged twice in a row ({error}); it was deleted. "
-                    f"Download {SOURCE} by hand into {root} as {DOWNLOAD_NAME}, then run again"
-                ) from None
-    problems = verify_parts(unpacked, part_checksums)
-    if problems:
-        discard()
-        by_hand = ", ".join(f"https://figshare.com/ndownloader/files/{part_checksums[name][0]}"
-                            for name in list(part_checksums)[:1])
-        raise DownloadError(
-            f"{SOURCE}: the download does not match figshare's published checksums ({'; '.join(problems)}); "
-            f"it was deleted. Run `python -m medcnn download --dataset brain_tumor` again, or download each "
-            f"part by hand (for example {by_hand}) into {root}"
+            raise DownloadError(
+                f"{archive}: damaged ({error}). Delete it and run again (medcnn then downloads the files one "
+                f"by one), or {by_hand}"
+            ) from None
+        problems = [f"{name} is missing" for name in parts if not (unpacked / name).is_file()]
+        problems += verify_parts(unpacked, parts)
+        if problems:
+            remove(unpacked)
+            raise DownloadError(
+                f"{archive}: does not match figshare's published checksums ({'; '.join(problems)}). Delete it "
+                f"and run `python -m medcnn download --dataset brain_tumor` again, or {by_hand}"
+            )
+        unpack(root, progress=progress)
+        return root
+    elif root.is_dir() and not any((root / name).is_file() for name in parts) and _have_article(root):
+        return root  # the .mat files, placed by hand
+
+    needed = sum(size for name, (_, size, _) in parts.items() if not (root / name).is_file())
+    needed += sum(
+        size for name, (_, size, _) in parts.items()
+        if name.endswith(".zip") and not (root / Path(name).stem).is_dir()
+    )  # the unpacked .mat files take about as much room as their zips
+    if needed:
+        require_free_space(root, needed, what="the brain tumor dataset (its zips and their unpacked .mat files)")
+    for name, (file_id, size, md5) in parts.items():
+        urls = [template.format(file_id=file_id) for template in templates]
+        fetch_url(
+            urls[0],
+            mirrors=urls[1:],
+            folder=root,
+            file_name=name,
+            known_hash=f"md5:{md5}",
+            size=size,
+            progress=progress,
+            by_hand=by_hand,
         )
     unpack(root, progress=progress)
     return root

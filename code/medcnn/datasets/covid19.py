@@ -148,10 +148,13 @@ def index(root: str | os.PathLike, *, include_lung_opacity: bool = False) -> pd.
 def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:
     """Download the Kaggle dataset into ``root`` with kagglehub; return ``root``.
 
-    ``progress`` is accepted for a uniform interface; kagglehub shows its own progress.
+    No Kaggle account is needed (a public dataset). On Colab, kagglehub serves the dataset
+    from its own read-only cache: ``root`` then links to it, nothing is copied. kagglehub
+    shows its own download progress; ``progress`` adds a bar when files are copied.
 
     Raises:
-        DownloadError: Kaggle could not be reached or refused, or ``root`` holds a synthetic stand-in.
+        DownloadError: Kaggle could not be reached or refused, kagglehub is too old (the
+            message names its version and the upgrade), or ``root`` holds a synthetic stand-in.
 
     Example:
         >>> download("/data/covid19")  # doctest: +SKIP
@@ -160,7 +163,7 @@ def download(root: str | os.PathLike, *, force: bool = False, progress: bool = T
     from medcnn.download.fetch import fetch_kaggle
 
     root = download_folder(root)
-    return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force)
+    return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force, progress=progress)
 
 
 def _lung_mask(size: int) -> np.ndarray:

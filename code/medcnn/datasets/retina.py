@@ -199,10 +199,13 @@ def index(root: str | os.PathLike) -> pd.DataFrame:
 def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:
     """Download the Kaggle copy of RFMiD into ``root`` with kagglehub; return ``root``.
 
-    ``progress`` is accepted for a uniform interface; kagglehub shows its own progress.
+    No Kaggle account is needed (a public dataset). On Colab, kagglehub serves the dataset
+    from its own read-only cache: ``root`` then links to it, nothing is copied. kagglehub
+    shows its own download progress; ``progress`` adds a bar when files are copied.
 
     Raises:
-        DownloadError: Kaggle could not be reached or refused, or ``root`` holds a synthetic stand-in.
+        DownloadError: Kaggle could not be reached or refused, kagglehub is too old (the
+            message names its version and the upgrade), or ``root`` holds a synthetic stand-in.
 
     Example:
         >>> download("/data/retina")  # doctest: +SKIP
@@ -211,7 +214,7 @@ def download(root: str | os.PathLike, *, force: bool = False, progress: bool = T
     from medcnn.download.fetch import fetch_kaggle
 
     root = download_folder(root)
-    return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force)
+    return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force, progress=progress)
 
 
 def write_label_csv(path: str | os.PathLike, table: pd.DataFrame) -> Path:
