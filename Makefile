@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test unit-tests test-jax book check-notebooks test-browser clean
+.PHONY: setup setup-jax setup-browser demo test unit-tests test-jax book check-notebooks test-browser test-colab clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -58,6 +58,30 @@ test-browser: setup-browser book
 # The unit tests again on Keras's JAX backend (the workflow, book and browser tests need only one backend).
 test-jax: setup-jax
 	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not browser and not integration"
+
+# The unit tests and the three dataset chapters (smoke profile, each notebook alone in an empty
+# folder) on Google Colab's versions: requirements-colab.txt, in a separate venv, medcnn installed
+# on top as a student installs it (not editable). Not part of `make test`: it takes several minutes.
+COLAB_VENV ?= .venv-colab
+COLAB_CHAPTERS ?= book/datasets/brain_tumor.ipynb book/datasets/covid19.ipynb book/datasets/retina.ipynb
+
+$(COLAB_VENV)/.installed: requirements-colab.txt
+	test -x $(COLAB_VENV)/bin/python || python3 -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
+	touch $@
+
+test-colab: $(COLAB_VENV)/.installed
+	$(COLAB_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps ./code
+	$(COLAB_VENV)/bin/python -m pip check  # medcnn's lower bounds admit every Colab pin: nothing replaced
+	$(COLAB_VENV)/bin/python -c "import keras, numpy, tensorflow, kagglehub, medcnn; print('Colab stack: keras', keras.__version__, 'tensorflow', tensorflow.__version__, 'numpy', numpy.__version__, 'kagglehub', kagglehub.__version__, '- medcnn from', medcnn.__file__)"
+	$(COLAB_VENV)/bin/python -m pytest -q tests -m "not integration and not browser" -p no:cacheprovider
+	@for notebook in $(COLAB_CHAPTERS); do \
+	  folder=$$(mktemp -d) && cp $$notebook $$folder/ && echo "running $$notebook alone in $$folder" && \
+	  (cd $$folder && MEDCNN_PROFILE=smoke MEDCNN_DATA_DIR=$$folder/data $(CURDIR)/$(COLAB_VENV)/bin/jupyter-nbconvert \
+	    --to notebook --execute --ExecutePreprocessor.timeout=1200 --output executed.ipynb $$(basename $$notebook)) \
+	  && rm -rf $$folder || exit 1; \
+	done
 
 clean:
 	rm -rf _build runs

@@ -179,3 +179,35 @@ def test_pages_deployed_from_main_only():
 def test_workflow_default_permissions_are_read_only():
     for name, workflow in _all_workflows().items():
         assert workflow.get("permissions") == {"contents": "read"}, f"{name} should default to read-only permissions"
+
+
+def test_a_deployment_under_way_is_never_cancelled():
+    """A newer push may cancel an older build, never its deployment to Pages."""
+    for name, workflow in _all_workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            if "actions/deploy-pages" not in _uses(job):
+                continue
+            run_level = workflow.get("concurrency") or {}
+            assert run_level.get("cancel-in-progress") in (None, False), (
+                f"{name}: a workflow-level concurrency with cancel-in-progress would cancel {job_name} mid-deploy"
+            )
+            assert job["concurrency"]["cancel-in-progress"] is False, f"{name}: {job_name} must not be cancellable"
+
+
+def test_actions_are_on_their_node24_majors():
+    minimum = {
+        "actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6,
+        "actions/configure-pages": 6, "actions/upload-pages-artifact": 5, "actions/deploy-pages": 5,
+    }
+    for name, workflow in _all_workflows().items():
+        for job in workflow["jobs"].values():
+            for step in _steps(job):
+                action, _, version = step.get("uses", "").partition("@")
+                if action in minimum:
+                    assert int(version.lstrip("v").split(".")[0]) >= minimum[action], f"{name}: {action}@{version}"
+
+
+def test_the_colab_stack_job_runs_make_test_colab_on_python_3_12():
+    name, job_name, job, workflow = _one_job_running("make test-colab")
+    assert _step_using(job, "actions/setup-python")[0]["with"]["python-version"] == "3.12"
+    assert "workflow_dispatch" in _triggers(workflow)
