@@ -245,7 +245,8 @@ def compare_best(results: pd.DataFrame, *, published: pd.DataFrame | None = None
         >>> compare_best(read_results("study"))  # doctest: +SKIP
     """
     published = load_published_results() if published is None else published
-    best_rows = published[(published["table"] == "best configuration") & (published["metric"] == "accuracy")]
+    best_rows = published[published["best"].astype(bool) & (published["metric"] == "accuracy")
+                          & (published["class_name"] == "")]  # Tabla 5.8's winners
     records = []
     for dataset in datasets:
         record = {"dataset": dataset}
