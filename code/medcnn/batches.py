@@ -52,6 +52,10 @@ class ArrayBatches(keras.utils.PyDataset):
         shuffle: reshuffle the order at every epoch.
         seed: seeds the shuffles.
         indices: restrict to these rows of ``inputs`` (for example one subset).
+        workers: threads that prepare the next batches while the current one trains
+            (Keras's ``OrderedEnqueuer``: same batches, same order). The default, 2,
+            keeps the accelerator fed; 1 prepares each batch when it is asked for.
+        max_queue_size: batches prepared ahead at most.
 
     Example:
         >>> import numpy as np
@@ -71,12 +75,16 @@ class ArrayBatches(keras.utils.PyDataset):
         shuffle: bool = False,
         seed: int = 0,
         indices=None,
-        workers: int = 1,
+        workers: int = 2,
         use_multiprocessing: bool = False,
-        max_queue_size: int = 10,
+        max_queue_size: int = 4,
     ):
         if batch_size <= 0:
             raise ConfigError(f"batch_size={batch_size}: expected a positive whole number")
+        if workers < 1 or max_queue_size < 1:
+            raise ConfigError(
+                f"workers={workers}, max_queue_size={max_queue_size}: expected at least 1 each"
+            )
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         self.inputs = inputs
         self.indices = np.arange(len(inputs)) if indices is None else np.asarray(indices, dtype=np.int64)

@@ -77,8 +77,11 @@ def benchmark_backbone(
     labels = cache.labels
     paths = {}
 
-    def batches():
-        return ArrayBatches(cache.images, labels, num_classes=num_classes, batch_size=batch_size, shuffle=True, seed=seed)
+    def batches(prefetch_workers: int = 2):
+        return ArrayBatches(
+            cache.images, labels, num_classes=num_classes, batch_size=batch_size, shuffle=True, seed=seed,
+            workers=prefetch_workers,
+        )
 
     def decoded():
         return DecodeEveryEpoch(
@@ -96,6 +99,7 @@ def benchmark_backbone(
     compile_classifier(model, learning_rate=FROZEN_LEARNING_RATE, jit_compile=jit_compile)
     record("model_only_frozen", lambda: measure_model_only(model, batches(), epochs=epochs))
     record("pipeline_frozen", lambda: measure_pipeline(model, batches(), epochs=epochs))
+    record("pipeline_frozen_no_prefetch", lambda: measure_pipeline(model, batches(1), epochs=epochs))
     record("decode_every_epoch_frozen", lambda: measure_decode_every_epoch(model, decoded(), epochs=epochs))
     record(
         "cached_features",
@@ -113,6 +117,7 @@ def benchmark_backbone(
     parameters["trainable_all"] = int(sum(math.prod(weight.shape) for weight in model.trainable_weights))
     record("model_only_trainable", lambda: measure_model_only(model, batches(), epochs=epochs))
     record("pipeline_trainable", lambda: measure_pipeline(model, batches(), epochs=epochs))
+    record("pipeline_trainable_no_prefetch", lambda: measure_pipeline(model, batches(1), epochs=epochs))
     record("decode_every_epoch_trainable", lambda: measure_decode_every_epoch(model, decoded(), epochs=epochs))
     del model
     keras.backend.clear_session()
