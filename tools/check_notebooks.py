@@ -1,11 +1,14 @@
-"""Check that every executable chapter's committed ``.ipynb`` matches its ``.md``.
+"""Check that every executable chapter's committed ``.ipynb`` is exactly what its ``.md`` makes.
 
 The book is built from MyST Markdown notebooks (``book/**/*.md`` whose front
 matter has a ``kernelspec:``); Colab opens the paired ``.ipynb`` committed
-beside each one. This tool regenerates each ``.ipynb`` in memory with jupytext
-and compares it with the committed file, cell by cell (cell type and source).
-The committed notebook must also carry no outputs. It does not look at file
-times (``jupytext --sync`` does, which is why CI does not rely on it).
+beside each one. That ``.ipynb`` is *generated* by ``tools/colab_notebook.py``:
+jupytext's conversion, with included code inlined, citations as text and a
+reference list, cross-references as links to the published site, admonitions
+as block quotes or ``<details>``, solutions' code as code cells, and the Colab
+install cell made from ``_config.yml``. This tool regenerates each ``.ipynb`` in
+memory and compares it with the committed file, byte for byte; the committed
+notebook carries no outputs. It does not look at file times.
 
 Usage::
 
@@ -31,6 +34,9 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from colab_notebook import ConversionError, colab_notebook, notebook_text  # noqa: E402
+
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_FOLDERS = {"_build", ".ipynb_checkpoints"}
 
@@ -41,8 +47,9 @@ class Problem:
 
     Attributes:
         path: the ``.ipynb`` concerned (for ``orphan``, the notebook without a source).
-        kind: ``missing`` (no ``.ipynb`` beside the ``.md``), ``stale`` (cells differ),
-            ``outputs`` (the ``.ipynb`` carries outputs or execution counts), or
+        kind: ``missing`` (no ``.ipynb`` beside the ``.md``), ``stale`` (the file differs from
+            what the generator makes), ``outputs`` (the ``.ipynb`` carries outputs or execution
+            counts), ``error`` (the ``.md`` holds something the generator cannot convert), or
             ``orphan`` (an ``.ipynb`` under ``book/`` with no ``.md`` source).
         detail: what differs, in words.
     """
@@ -78,15 +85,15 @@ def notebook_sources(root: Path | str = REPOSITORY_ROOT) -> list[Path]:
     return sources
 
 
-def expected_notebook(source: Path | str) -> nbformat.NotebookNode:
-    """Return the notebook jupytext makes from a MyST ``.md`` source, without outputs.
+def expected_notebook(source: Path | str, root: Path | str | None = None) -> nbformat.NotebookNode:
+    """Return the Colab notebook generated from a MyST ``.md`` source, without outputs.
 
     Example:
         >>> notebook = expected_notebook("book/datasets/retina.md")   # doctest: +SKIP
         >>> notebook.cells[0].cell_type                                # doctest: +SKIP
         'markdown'
     """
-    return jupytext.read(Path(source), fmt="md:myst")
+    return colab_notebook(Path(source), root=root)
 
 
 def _cell_summary(notebook: nbformat.NotebookNode) -> list[tuple[str, str]]:
@@ -102,10 +109,10 @@ def _first_difference(expected: list[tuple[str, str]], committed: list[tuple[str
         if want[1] != have[1]:
             first_line = want[1].splitlines()[0] if want[1] else ""
             return f"cell {number} source differs (expected it to start {first_line[:60]!r})"
-    return "cells differ"
+    return "cells equal, but ids, metadata or layout differ from what the generator writes"
 
 
-def check_pair(source: Path | str) -> list[Problem]:
+def check_pair(source: Path | str, root: Path | str | None = None) -> list[Problem]:
     """Compare one ``.md`` source with the ``.ipynb`` committed beside it.
 
     Example:
@@ -114,28 +121,30 @@ def check_pair(source: Path | str) -> list[Problem]:
     """
     source = Path(source)
     target = source.with_suffix(".ipynb")
+    try:
+        expected = expected_notebook(source, root)
+    except ConversionError as error:
+        return [Problem(target, "error", str(error))]
     if not target.exists():
         return [Problem(target, "missing", f"no notebook beside {source.name}; run tools/check_notebooks.py --fix")]
+    committed_text = target.read_text(encoding="utf-8")
     try:
-        committed = nbformat.read(target, as_version=4)
+        committed = nbformat.reads(committed_text, as_version=4)
     except Exception as error:  # a broken file is a stale one, whatever broke it
         return [Problem(target, "stale", f"cannot be read as a notebook ({error}); run --fix")]
-    problems = []
-    expected_cells = _cell_summary(expected_notebook(source))
-    committed_cells = _cell_summary(committed)
-    if expected_cells != committed_cells:
-        detail = _first_difference(expected_cells, committed_cells)
-        problems.append(Problem(target, "stale", f"{detail}; regenerate with --fix"))
     with_outputs = [
         number
         for number, cell in enumerate(committed.cells, start=1)
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     if with_outputs:
-        problems.append(
+        return [
             Problem(target, "outputs", f"cells {with_outputs} carry outputs or execution counts; commit it without outputs (--fix)")
-        )
-    return problems
+        ]
+    if committed_text != notebook_text(expected):
+        detail = _first_difference(_cell_summary(expected), _cell_summary(committed))
+        return [Problem(target, "stale", f"{detail}; regenerate with --fix")]
+    return []
 
 
 def check(root: Path | str = REPOSITORY_ROOT) -> list[Problem]:
@@ -147,7 +156,7 @@ def check(root: Path | str = REPOSITORY_ROOT) -> list[Problem]:
     """
     book = Path(root) / "book"
     sources = notebook_sources(root)
-    problems = [problem for source in sources for problem in check_pair(source)]
+    problems = [problem for source in sources for problem in check_pair(source, root)]
     paired = {source.with_suffix(".ipynb") for source in sources}
     for notebook in sorted(book.rglob("*.ipynb")):
         if _visible(notebook, book) and notebook not in paired:
@@ -157,8 +166,8 @@ def check(root: Path | str = REPOSITORY_ROOT) -> list[Problem]:
     return problems
 
 
-def write_notebook(source: Path | str) -> Path:
-    """Write the ``.ipynb`` for a MyST ``.md`` source, atomically (temporary file, then rename).
+def write_notebook(source: Path | str, root: Path | str | None = None) -> Path:
+    """Write the Colab ``.ipynb`` for a MyST ``.md`` source, atomically (temporary file, then rename).
 
     Example:
         >>> write_notebook("book/datasets/retina.md")   # doctest: +SKIP
@@ -166,12 +175,11 @@ def write_notebook(source: Path | str) -> Path:
     """
     source = Path(source)
     target = source.with_suffix(".ipynb")
-    notebook = expected_notebook(source)
-    text = jupytext.writes(notebook, fmt="ipynb")
+    text = notebook_text(expected_notebook(source, root))
     handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".ipynb.tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text if text.endswith("\n") else text + "\n")
+            stream.write(text)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -190,8 +198,8 @@ def fix(root: Path | str = REPOSITORY_ROOT) -> list[Path]:
     """
     written = []
     for source in notebook_sources(root):
-        if any(problem.kind in {"missing", "stale", "outputs"} for problem in check_pair(source)):
-            written.append(write_notebook(source))
+        if any(problem.kind in {"missing", "stale", "outputs"} for problem in check_pair(source, root)):
+            written.append(write_notebook(source, root))
     return written
 
 
