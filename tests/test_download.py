@@ -492,3 +492,22 @@ def test_kaggle_failure_says_public_data_needs_no_token(tmp_path, monkeypatch):
         retina.download(tmp_path / "retina")
     message = str(caught.value)
     assert "Public datasets need no Kaggle account" in message and "KAGGLE_API_TOKEN" in message
+
+
+def test_a_kaggle_copy_that_does_not_fit_names_the_disk_and_copies_nothing(tmp_path, monkeypatch):
+    import kagglehub
+
+    from medcnn import files
+    from medcnn.errors import DiskFullError
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "big.png").write_bytes(b"x" * 50_000)
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")  # a folder with files: copied into, not linked
+    monkeypatch.setattr(kagglehub, "dataset_download", lambda handle, **options: str(cache))
+    monkeypatch.setattr(files, "free_bytes", lambda folder: 10_000)
+    with pytest.raises(DiskFullError, match=r"disk full: cannot write a copy of .*cache"):
+        fetch_kaggle("owner/name", folder=target, progress=False)
+    assert sorted(path.name for path in target.iterdir()) == ["notes.txt"]
