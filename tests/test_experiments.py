@@ -94,10 +94,10 @@ def test_winner_has_most_correct_then_best_macro_f1_then_comes_first():
         "setting_id": ["a", "b", "c", "d"], "status": "completed",
         "correct": [90, 95, 95, 94], "f1_macro": [0.99, 0.90, 0.92, 0.99],
     })  # fmt: skip
-    assert select_winner(rows)["setting_id"] == "c"  # 95 correct twice: macro F1 decides
+    assert select_winner(rows, select_on="test")["setting_id"] == "c"  # 95 correct twice: macro F1 decides
     tied = rows.assign(f1_macro=[0.99, 0.92, 0.92, 0.99])
-    assert select_winner(tied)["setting_id"] == "b"  # tied on both: the stage's first wins
-    assert select_winner(tied.iloc[[2, 1, 0, 3]])["setting_id"] == "c"
+    assert select_winner(tied, select_on="test")["setting_id"] == "b"  # tied on both: the stage's first wins
+    assert select_winner(tied.iloc[[2, 1, 0, 3]], select_on="test")["setting_id"] == "c"
 
 
 def test_winner_over_seeds_uses_means_and_counts_diverged_runs_as_zero():
@@ -106,9 +106,9 @@ def test_winner_over_seeds_uses_means_and_counts_diverged_runs_as_zero():
         "status": ["completed", "completed", "completed", "diverged"],
         "correct": [80, 82, 99, None], "f1_macro": [0.8, 0.8, 0.99, None],
     })  # fmt: skip
-    assert select_winner(rows)["setting_id"] == "a"  # b: (99 + 0) / 2 < 81
+    assert select_winner(rows, select_on="test")["setting_id"] == "a"  # b: (99 + 0) / 2 < 81
     with pytest.raises(DataError, match="diverged"):
-        select_winner(rows[rows["status"] == "diverged"])
+        select_winner(rows[rows["status"] == "diverged"], select_on="test")
 
 
 # ---- running, resuming, interruptions --------------------------------------------------------------
@@ -216,6 +216,7 @@ def test_two_shards_merged_equal_one_unsharded_run(tiny_study, retina_data, tmp_
 def _fake_row(config, *, stage=1, correct=8, total=10, f1=0.8, **run):
     metrics = {"accuracy": correct / total, "correct": correct, "incorrect": total - correct, "total": total,
                "f1_macro": f1, "precision_macro": f1, "recall_macro": f1,
+               "val_accuracy": correct / total, "val_loss": 1 - f1,
                "confidence_intervals": {"accuracy": {"low": 0.5, "high": 0.95}}}
     run = {"epochs_run": 3, "device": "cpu", **run}
     return make_row(config, stage=stage, metrics=metrics, **run)

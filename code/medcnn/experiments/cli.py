@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 
 STAGE_CHOICES = ("1", "2", "3", "4", "all")
+SELECT_ON = ("val", "test")  # medcnn.experiments.select.SELECT_ON, without importing pandas here
+DEFAULT_SELECT_ON = "val"
 DATASET_CHOICES = ("brain_tumor", "covid19", "retina", "all")
 
 
@@ -39,6 +41,7 @@ def command_study(arguments) -> int:
         datasets=arguments.dataset, stages=arguments.stage, out=arguments.out, settings=settings,
         shard=parse_shard(arguments.shard), data_dir=arguments.data_dir, keep_models=arguments.keep_models,
         data_parallel=arguments.data_parallel, verbose=arguments.verbose, progress=arguments.verbose > 0,
+        select_on=arguments.select_on,
     )
     if arguments.shard is None or parse_shard(arguments.shard)[1] == 1:
         results = read_results(summary.table)
@@ -46,7 +49,7 @@ def command_study(arguments) -> int:
         stages = (1, 2, 3, 4) if arguments.stage == "all" else (int(arguments.stage),)
         for dataset in datasets:
             for stage in stages:
-                rows = stage_results(results, stage=stage, dataset=dataset)
+                rows = stage_results(results, stage=stage, dataset=dataset, select_on=arguments.select_on)
                 if not rows.empty:
                     print(f"\nstage {stage}, {dataset} (test subset):\n{markdown(study_layout(rows, stage=stage))}")
     print(f"\nresults table: {summary.table}")
@@ -86,6 +89,11 @@ def register(subcommands) -> None:
     command.add_argument("--data-dir", help="where datasets live (default: $MEDCNN_DATA_DIR, else ~/.medcnn/data)")
     command.add_argument("--data-parallel", choices=("auto", "on", "off"), default="auto",
                          help="split batches over all GPUs (JAX backend; auto: when there are several)")
+    command.add_argument(
+        "--select-on", choices=SELECT_ON, default=DEFAULT_SELECT_ON,
+        help="pick each stage's winner on the validation subset (val, default) or on the test subset "
+             "as the study did (test: reproduces its choices, but flatters the winner's test figures)",
+    )
     command.add_argument("--keep-models", action="store_true", help="keep each run's .keras files (large)")
     command.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="Keras progress output per run")
     command.add_argument("--out", required=True, type=Path, help="the study folder: results.csv and runs/")

@@ -28,7 +28,7 @@ import pandas as pd
 from medcnn.errors import DataError
 from medcnn.experiments.published import KEY_COLUMNS, load_published_results
 from medcnn.experiments.results import COMPLETED, config_from_row
-from medcnn.experiments.select import select_winner, summarize_settings
+from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, summarize_settings
 from medcnn.experiments.stages import STUDY_STAGES, get_stage
 
 LAYOUT_METRICS = {
@@ -53,11 +53,13 @@ def _matching(rows: pd.DataFrame, **values) -> pd.DataFrame:
     return rows[keep]
 
 
-def stage_results(results: pd.DataFrame, *, stage: int, dataset: str, stages=STUDY_STAGES) -> pd.DataFrame:
+def stage_results(results: pd.DataFrame, *, stage: int, dataset: str, stages=STUDY_STAGES,
+                  select_on: str = DEFAULT_SELECT_ON) -> pd.DataFrame:
     """The rows of ``stage`` on ``dataset`` (all seeds), in the stage's order; empty if not run yet.
 
     The stage's configurations are found by their settings, starting from the winner
-    of the stage before among the rows present. For stages that switch augmentation
+    of the stage before among the rows present, picked by the ``select_on`` rule the
+    study was run with (``"val"`` or ``"test"``, see :mod:`medcnn.experiments.select`). For stages that switch augmentation
     or fine-tuning on, the rows of the configuration they start from come first
     (``role`` ``"before"``; the stage's own rows have ``"after"``; stages 1 and 2 have
     ``"run"``).
@@ -79,11 +81,12 @@ def stage_results(results: pd.DataFrame, *, stage: int, dataset: str, stages=STU
                     parts.append(_matching(rows, backbone=backbone, batch_size=batch_size, learning_rate=learning_rate,
                                            augment=definition.augment, fine_tune=definition.fine_tune).assign(role="run"))
     else:
-        earlier = stage_results(results, stage=definition.starts_from, dataset=dataset, stages=stages)
+        earlier = stage_results(results, stage=definition.starts_from, dataset=dataset, stages=stages,
+                                select_on=select_on)
         earlier = earlier[earlier["role"] != "before"]
         if earlier.empty:
             return earlier
-        start = config_from_row(select_winner(earlier))
+        start = config_from_row(select_winner(earlier, select_on=select_on))
         common = dict(backbone=start.backbone, batch_size=start.batch_size)
         if definition.augment or definition.fine_tune:
             parts.append(_matching(rows, learning_rate=start.learning_rate, augment=start.augment,
@@ -95,7 +98,8 @@ def stage_results(results: pd.DataFrame, *, stage: int, dataset: str, stages=STU
     return pd.concat(parts, ignore_index=True) if parts else rows.iloc[0:0].assign(role=pd.Series(dtype=str))
 
 
-def best_configuration(results: pd.DataFrame, *, dataset: str, stages=STUDY_STAGES) -> pd.Series | None:
+def best_configuration(results: pd.DataFrame, *, dataset: str, stages=STUDY_STAGES,
+                       select_on: str = DEFAULT_SELECT_ON) -> pd.Series | None:
     """The dataset's best run over the last stages (the stage-2 winner, with augmentation, with fine-tuning).
 
     ``None`` when stage 2 has no rows yet.
@@ -106,13 +110,13 @@ def best_configuration(results: pd.DataFrame, *, dataset: str, stages=STUDY_STAG
     """
     candidates = []
     for stage in stages:
-        rows = stage_results(results, stage=stage.number, dataset=dataset, stages=stages)
+        rows = stage_results(results, stage=stage.number, dataset=dataset, stages=stages, select_on=select_on)
         if stage.starts_from is not None:
             candidates.append(rows)
     if not candidates or all(frame.empty for frame in candidates):
         return None
     rows = pd.concat(candidates, ignore_index=True).drop_duplicates("config_id")
-    return select_winner(rows)
+    return select_winner(rows, select_on=select_on)
 
 
 def study_layout(rows: pd.DataFrame, *, stage: int, stages=STUDY_STAGES) -> pd.DataFrame:
@@ -234,12 +238,13 @@ def side_by_side(results: pd.DataFrame, *, published: pd.DataFrame | None = None
 
 
 def compare_best(results: pd.DataFrame, *, published: pd.DataFrame | None = None, stages=STUDY_STAGES,
-                 datasets=("brain_tumor", "covid19", "retina")) -> pd.DataFrame:
+                 datasets=("brain_tumor", "covid19", "retina"), select_on: str = DEFAULT_SELECT_ON) -> pd.DataFrame:
     """Per dataset: the study's best configuration and test accuracy beside the reproduction's.
 
     Columns ``published configuration``, ``published accuracy``, ``reproduced
     configuration``, ``reproduced accuracy`` (mean over seeds), ``same configuration``
-    and ``difference`` (reproduced − published accuracy).
+    and ``difference`` (reproduced − published accuracy). The study picked its winners
+    on the test subset; ``select_on`` is the rule the reproduction was run with.
 
     Example:
         >>> compare_best(read_results("study"))  # doctest: +SKIP
@@ -255,7 +260,8 @@ def compare_best(results: pd.DataFrame, *, published: pd.DataFrame | None = None
             figure = figure.iloc[0]
             record["published configuration"] = describe_setting(figure)
             record["published accuracy"] = float(figure["value"])
-        winner = best_configuration(results, dataset=dataset, stages=stages) if not results.empty else None
+        winner = (best_configuration(results, dataset=dataset, stages=stages, select_on=select_on)
+                  if not results.empty else None)
         if winner is not None:
             seeds = results[results["setting_id"] == winner["setting_id"]]
             record["reproduced configuration"] = describe_setting(winner)
@@ -360,7 +366,8 @@ def _published_marks(published, rows, metric, key):
 
 
 def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: str = "accuracy", published=None,
-                              stages=STUDY_STAGES, title: str | None = None, note: str | None = None):
+                              stages=STUDY_STAGES, title: str | None = None, note: str | None = None,
+                              select_on: str = DEFAULT_SELECT_ON):
     """The study's stage-1 chart: ``metric`` by batch size, one bar per model (± std over seeds).
 
     Published figures, where transcribed, are black diamonds on their bars.
@@ -370,7 +377,7 @@ def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: st
     """
     from medcnn.evaluation.figures import _new_figure, _set_title
 
-    rows = stage_results(results, stage=1, dataset=dataset, stages=stages)
+    rows = stage_results(results, stage=1, dataset=dataset, stages=stages, select_on=select_on)
     if rows.empty:
         raise DataError(f"no stage-1 results for {dataset}: run `study --dataset {dataset} --stage 1` first")
     summary = summarize_settings(rows)
@@ -388,7 +395,8 @@ def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: st
 
 
 def plot_metric_by_learning_rate(results: pd.DataFrame, *, dataset: str, metric: str = "accuracy", published=None,
-                                 stages=STUDY_STAGES, title: str | None = None, note: str | None = None):
+                                 stages=STUDY_STAGES, title: str | None = None, note: str | None = None,
+                                 select_on: str = DEFAULT_SELECT_ON):
     """The study's stage-2 chart: ``metric`` of the stage-1 winner by initial learning rate (± std over seeds).
 
     Example:
@@ -396,7 +404,7 @@ def plot_metric_by_learning_rate(results: pd.DataFrame, *, dataset: str, metric:
     """
     from medcnn.evaluation.figures import _new_figure, _set_title
 
-    rows = stage_results(results, stage=2, dataset=dataset, stages=stages)
+    rows = stage_results(results, stage=2, dataset=dataset, stages=stages, select_on=select_on)
     if rows.empty:
         raise DataError(f"no stage-2 results for {dataset}: run `study --dataset {dataset} --stage 2` first")
     summary = summarize_settings(rows)

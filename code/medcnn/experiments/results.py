@@ -42,6 +42,7 @@ METRIC_COLUMNS = (
     "precision_weighted", "recall_weighted", "f1_weighted", "roc_auc",
     "correct", "incorrect", "total", "majority_accuracy",
     "accuracy_low", "accuracy_high", "f1_macro_low", "f1_macro_high", "roc_auc_low", "roc_auc_high",
+    "val_accuracy", "val_loss",  # the kept weights' validation score, for picking winners on val
 )  # fmt: skip
 CLASS_METRICS = ("precision", "recall", "f1", "support", "correct", "incorrect")
 RUN_COLUMNS = ("status", "message", "epochs_run", "training_path", "wall_seconds", "device", "backend",

@@ -40,7 +40,7 @@ from medcnn.experiments.results import (
     make_row,
     read_results,
 )
-from medcnn.experiments.select import select_winner
+from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, validation_score
 from medcnn.experiments.shard import shard_items
 from medcnn.experiments.stages import STUDY_DATASETS, STUDY_STAGES, StudySettings, get_stage, stage_configs
 
@@ -154,7 +154,9 @@ def run_config(
                 config, root=data.root, out=run_dir, manifest=data.manifest(config.seed), verbose=verbose,
                 progress=progress, save_models=keep_models,  # an interrupted run is redone, not resumed
             )
-            metrics, history = result.metrics, result.history
+            history = result.history
+            # the validation score of the kept weights, for --select-on val
+            metrics = {**result.metrics, **validation_score(history)}
         except TrainingError as error:
             status, message = DIVERGED, str(error)
     # Keep what the run warned about (e.g. a batch size clamped to a small training set) in its row.
@@ -181,8 +183,12 @@ def run_config(
     return row if added else None
 
 
-def stage_start(stage, dataset: str, *, table: pd.DataFrame, settings: StudySettings, stages=STUDY_STAGES):
+def stage_start(stage, dataset: str, *, table: pd.DataFrame, settings: StudySettings, stages=STUDY_STAGES,
+                select_on: str = DEFAULT_SELECT_ON):
     """The winning configuration (seed 0) of the stage ``stage`` starts from; ``None`` for a grid stage.
+
+    The winner is picked by the ``select_on`` rule (see :mod:`medcnn.experiments.select`):
+    ``"val"`` on the validation subset, ``"test"`` as the study did.
 
     Raises :class:`~medcnn.errors.DataError` when that stage is not complete in ``table``.
 
@@ -194,7 +200,8 @@ def stage_start(stage, dataset: str, *, table: pd.DataFrame, settings: StudySett
         return None
     earlier = get_stage(stage.starts_from, stages)
     configs = stage_configs(earlier, dataset, settings=settings,
-                            start=stage_start(earlier, dataset, table=table, settings=settings, stages=stages))
+                            start=stage_start(earlier, dataset, table=table, settings=settings, stages=stages,
+                                              select_on=select_on))
     identifiers = [config_id(config) for config in configs]
     rows = table.set_index("config_id", drop=False)
     present = [identifier for identifier in identifiers if identifier in rows.index]
@@ -204,7 +211,7 @@ def stage_start(stage, dataset: str, *, table: pd.DataFrame, settings: StudySett
             f"but only {len(present)} of its {len(identifiers)} runs are in the results table: "
             f"run `study --stage {earlier.number}` first (on every shard, then `study-merge` their tables)"
         )
-    winner = select_winner(rows.loc[identifiers].reset_index(drop=True))
+    winner = select_winner(rows.loc[identifiers].reset_index(drop=True), select_on=select_on)
     return config_from_row(winner)
 
 
@@ -268,6 +275,7 @@ def run_study(
     verbose: int = 0,
     progress: bool = False,
     log=print,
+    select_on: str = DEFAULT_SELECT_ON,
 ) -> StudyRun:
     """Run stages of the study on datasets, appending one row per finished run to ``<out>/results.csv``.
 
@@ -287,6 +295,9 @@ def run_study(
         verbose: Keras' output per run (0 silent).
         progress: show the image-decoding progress bar.
         log: where one line per run goes (``None``: nowhere).
+        select_on: how each stage's winner is picked for the next: ``"val"`` (default) on
+            the validation subset, ``"test"`` on the test subset as the study did
+            (see :mod:`medcnn.experiments.select`).
 
     Example:
         >>> summary = run_study(datasets=["retina"], stages=1, out="study")  # doctest: +SKIP
@@ -322,7 +333,8 @@ def run_study(
         for number in numbers:
             stage = get_stage(number, stage_definitions)
             table = read_results(summary.table)
-            start = stage_start(stage, dataset, table=table, settings=settings, stages=stage_definitions)
+            start = stage_start(stage, dataset, table=table, settings=settings, stages=stage_definitions,
+                                select_on=select_on)
             configs = shard_items(stage_configs(stage, dataset, settings=settings, start=start),
                                   index=shard_index, count=shard_count)
             done = set(table["config_id"])
