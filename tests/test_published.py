@@ -214,3 +214,30 @@ def test_a_wrong_misprint_entry_is_a_clear_error(tmp_path):
     misprints.to_csv(tmp_path / "misprints.csv", index=False)
     with pytest.raises(DataError, match="541.*results.csv has 540"):
         load_study_tables(tmp_path, corrected=True)
+
+
+def test_published_layouts_and_charts():
+    from medcnn.experiments import published_table as quoted
+    from medcnn.experiments.published_charts import (
+        majority_baseline,
+        plot_published_batch_size,
+        plot_published_learning_rate,
+        plot_published_per_class,
+        published_layout,
+    )
+
+    assert quoted(dataset="retina").equals(published_table("retina"))
+    layout = published_layout("B.3")
+    assert layout.loc[("inceptionv3", 256), "total"] == 640  # printed 540
+    assert (layout["95% low"] < layout["accuracy"]).all() and (layout["accuracy"] < layout["95% high"]).all()
+    # the study's test sets: always answering the largest class scores 55.6 % on brain, 66.7 % on COVID-19
+    assert round(majority_baseline("brain_tumor")["accuracy"], 3) == 0.556
+    assert majority_baseline("covid19")["class_name"] == "normal"
+    assert round(majority_baseline("retina")["accuracy"], 3) == 0.791
+    assert len(plot_published_batch_size("covid19").axes[0].patches) == 12
+    assert len(plot_published_learning_rate().axes) == 3
+    assert len(plot_published_per_class("brain_tumor", change="fine_tune").axes[0].patches) == 8
+    with pytest.raises(DataError, match="B.9"):
+        published_layout("B.9")
+    with pytest.raises(DataError, match="augment"):
+        plot_published_per_class("retina", change="dropout")
