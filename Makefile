@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test unit-tests test-jax book check-notebooks test-browser test-colab clean
+.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks browser-tests test-browser test-colab clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -39,31 +39,50 @@ demo: setup
 # otherwise its page is rebuilt from the execution cache. The chapters' run folders
 # (model files, checkpoints) go to _build/tmp, emptied at each build.
 book: setup
-	MEDCNN_PROFILE=smoke $(PYTHON) tools/build_book.py
+	MEDCNN_PROFILE=smoke tools/timed.sh "book build" $(PYTHON) tools/build_book.py
 	@echo "Site: _build/html/index.html"
 
-# Everything: notebooks in sync, unit and integration tests, the book built and checked in Chromium
-# (the browser test skips, saying why, where /usr/bin/chromium is missing).
-test: unit-tests check-notebooks test-browser
+# Everything: notebooks in sync; the unit and integration tests on TensorFlow, then the unit
+# tests on JAX; the book built and checked in Chromium (the browser test skips, saying why, where
+# /usr/bin/chromium is missing). The tests and the book build run side by side (make -j2: most of
+# each is single-threaded Python); the time of each part is printed at the end, slowest first.
+test: setup setup-jax setup-browser
+	@mkdir -p _build && rm -f _build/timings.txt
+	$(MAKE) --no-print-directory -j2 --output-sync=target all-unit-tests check-notebooks book
+	$(MAKE) --no-print-directory browser-tests
+	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
 
+all-unit-tests: setup setup-jax
+	$(MAKE) --no-print-directory unit-tests
+	$(MAKE) --no-print-directory test-jax
+
+# The slowest ten tests are listed at the end of each run.
 unit-tests: setup
-	$(PYTHON) -m pytest -q tests -m "not browser"
+	tools/timed.sh "unit and integration tests (TensorFlow)" \
+	  $(PYTHON) -m pytest -q tests -m "not browser" --durations=10
 
 check-notebooks: setup
-	$(PYTHON) tools/check_notebooks.py
+	tools/timed.sh "notebooks generated from their chapters" $(PYTHON) tools/check_notebooks.py
 
-test-browser: setup-browser book
-	MEDCNN_BOOK_BUILT=1 $(PYTHON) -m pytest -q tests/browser -m browser
+# The browser test on the book as it is in _build/html (test-browser builds it first).
+browser-tests: setup-browser
+	MEDCNN_BOOK_BUILT=1 tools/timed.sh "browser test" $(PYTHON) -m pytest -q tests/browser -m browser
+
+test-browser: book browser-tests
 
 # The unit tests again on Keras's JAX backend (the workflow, book and browser tests need only one backend).
 test-jax: setup-jax
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests -m "not browser and not integration"
+	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)" \
+	  $(PYTHON) -m pytest -q tests -m "not browser and not integration" --durations=10
 
 # The unit tests and the three dataset chapters (smoke profile, each notebook alone in an empty
 # folder) on Google Colab's versions: requirements-colab.txt, in a separate venv, medcnn installed
 # on top as a student installs it (not editable). Not part of `make test`: it takes several minutes.
 COLAB_VENV ?= .venv-colab
 COLAB_CHAPTERS ?= book/datasets/brain_tumor.ipynb book/datasets/covid19.ipynb book/datasets/retina.ipynb
+# Tests of the site and the repository's tooling (Sphinx, the notebook generator, workflows), not of
+# what runs on Colab: they need the book's stack, which Colab does not have.
+COLAB_SKIP_TESTS ?= browser test_book.py test_notebooks_sync.py test_workflows.py
 
 $(COLAB_VENV)/.installed: requirements-colab.txt
 	test -x $(COLAB_VENV)/bin/python || python3 -m venv $(COLAB_VENV)
@@ -75,7 +94,8 @@ test-colab: $(COLAB_VENV)/.installed
 	$(COLAB_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps ./code
 	$(COLAB_VENV)/bin/python -m pip check  # medcnn's lower bounds admit every Colab pin: nothing replaced
 	$(COLAB_VENV)/bin/python -c "import keras, numpy, tensorflow, kagglehub, medcnn; print('Colab stack: keras', keras.__version__, 'tensorflow', tensorflow.__version__, 'numpy', numpy.__version__, 'kagglehub', kagglehub.__version__, '- medcnn from', medcnn.__file__)"
-	$(COLAB_VENV)/bin/python -m pytest -q tests -m "not integration and not browser" -p no:cacheprovider
+	$(COLAB_VENV)/bin/python -m pytest -q tests -m "not integration and not browser" -p no:cacheprovider \
+	  $(addprefix --ignore=tests/,$(COLAB_SKIP_TESTS))
 	@for notebook in $(COLAB_CHAPTERS); do \
 	  folder=$$(mktemp -d) && cp $$notebook $$folder/ && echo "running $$notebook alone in $$folder" && \
 	  (cd $$folder && MEDCNN_PROFILE=smoke MEDCNN_DATA_DIR=$$folder/data $(CURDIR)/$(COLAB_VENV)/bin/jupyter-nbconvert \
