@@ -320,9 +320,9 @@ class Chapter:
             if opening:
                 flush_plain()
                 fence = opening["fence"]
+                line_number = first_line + number if first_line else None
                 body, number = _fenced_body(lines, number, fence)
                 info = opening["info"].strip()
-                line_number = first_line + number if first_line else None
                 directive = re.match(r"^\{(?P<name>[\w:-]+)\}\s*(?P<argument>.*)$", info)
                 if directive:
                     for kind, piece in self.directive(directive["name"], directive["argument"], body, line_number):
