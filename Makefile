@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks browser-tests test-browser test-colab clean
+.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks browser-tests test-browser test-colab test-notebooks clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -56,10 +56,15 @@ all-unit-tests: setup setup-jax
 	$(MAKE) --no-print-directory unit-tests
 	$(MAKE) --no-print-directory test-jax
 
-# The slowest ten tests are listed at the end of each run.
+# The slowest ten tests are listed at the end of each run. The Colab notebooks executed alone
+# (marker `notebooks`) repeat what the book build executes: `make test-notebooks` runs them.
 unit-tests: setup
 	tools/timed.sh "unit and integration tests (TensorFlow)" \
-	  $(PYTHON) -m pytest -q tests -m "not browser" --durations=10
+	  $(PYTHON) -m pytest -q tests -m "not browser and not notebooks" --durations=10
+
+# Every paired .ipynb executed alone in an empty folder, smoke profile, as Colab runs it.
+test-notebooks: setup
+	tools/timed.sh "Colab notebooks alone" $(PYTHON) -m pytest -q tests -m notebooks --durations=20
 
 check-notebooks: setup
 	tools/timed.sh "notebooks generated from their chapters" $(PYTHON) tools/check_notebooks.py
