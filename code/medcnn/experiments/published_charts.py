@@ -205,3 +205,42 @@ def plot_published_per_class(dataset: str, *, change: str = "augment", directory
     axes.legend(fontsize="small", loc="lower right")
     _set_title(figure, f"{DATASET_NAMES[dataset]}: per class before and after {words} (Tabla {table})", None, STUDY_NOTE)
     return figure
+
+
+def compare_subsets(manifest: pd.DataFrame, *, dataset: str, directory=None) -> pd.DataFrame:
+    """A split's images per subset and class beside the study's (Tabla 4.1, misprints corrected).
+
+    Args:
+        manifest: a split, with ``subset`` (train/val/test) and ``class_name`` columns, e.g.
+            from :func:`medcnn.splits.make_splits`.
+        dataset: whose study subsets to compare with.
+
+    Returns:
+        Index ``subset, class_name`` (``total`` last in each subset); columns ``study``,
+        ``this split`` and ``difference`` (this split − the study's).
+
+    Example:
+        >>> import pandas as pd
+        >>> manifest = pd.DataFrame({"subset": ["test"] * 3, "class_name": ["glioma", "glioma", "meningioma"]})
+        >>> int(compare_subsets(manifest, dataset="brain_tumor").loc[("test", "glioma"), "difference"])
+        -253
+    """
+    missing = [name for name in ("subset", "class_name") if name not in manifest.columns]
+    if missing:
+        raise DataError(f"the manifest lacks column(s) {missing}: expected a split from medcnn.splits.make_splits")
+    study = load_study_subsets(directory, corrected=True)
+    study = study[study["dataset"] == dataset]
+    if study.empty:
+        raise DataError(f"no study subsets for dataset {dataset!r}; expected brain_tumor, covid19 or retina")
+    counts = manifest.groupby(["subset", "class_name"]).size()
+    records = []
+    for subset in ("train", "val", "test"):
+        part = study[study["subset"] == subset]
+        for _, row in part.iterrows():
+            if row["class_name"] == "total":
+                mine = int(counts[counts.index.get_level_values(0) == subset].sum())
+            else:
+                mine = int(counts.get((subset, row["class_name"]), 0))
+            records.append({"subset": subset, "class_name": row["class_name"], "study": int(row["images"]),
+                            "this split": mine, "difference": mine - int(row["images"])})
+    return pd.DataFrame(records).set_index(["subset", "class_name"])
