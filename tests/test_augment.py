@@ -20,7 +20,7 @@ def test_settings_per_dataset():
     assert brain.vertical_flip and retina.vertical_flip and not covid.vertical_flip
     assert all(s.horizontal_flip and s.zoom == 0.1 and s.width_shift == 0.1 and s.shear_degrees == 0.05 for s in (brain, covid, retina))
     assert brain.fill_mode == "nearest"
-    with pytest.raises(ConfigError, match="brain_tumor, covid19, retina"):
+    with pytest.raises(ConfigError, match="brain_tumor, covid19, retina, folder"):
         augmentation_settings("knee")
     with pytest.raises(ConfigError, match="zoom"):
         AugmentationSettings(zoom=2.0)

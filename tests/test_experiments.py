@@ -44,7 +44,7 @@ TINY = StudySettings(epochs=1, image_size=32, fine_tune_epochs=1)
 @pytest.fixture(scope="module")
 def retina_data(tmp_path_factory):
     from medcnn.datasets import get_dataset
-    from medcnn.pipeline import load_index
+    from medcnn.data import load_index
 
     root = get_dataset("retina").write_synthetic(tmp_path_factory.mktemp("data") / "retina", per_class=4, seed=0)
     return {"retina": StudyData(dataset="retina", root=root, index=load_index("retina", root))}
@@ -346,7 +346,7 @@ def test_bar_charts_show_every_setting(covid_results):
 
 
 def test_command_line_registers_both_commands_and_reports_errors(tmp_path, capsys):
-    from medcnn.experiments.cli import main
+    from medcnn.cli import main
 
     status = main(["study", "--dataset", "retina", "--stage", "2", "--out", str(tmp_path), "--data-dir", str(tmp_path)])
     assert status == 2

@@ -355,7 +355,7 @@ def test_unavailable_imagenet_weights_remove_a_damaged_file_and_name_weights_non
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     models = tmp_path / "keras" / "models"
     models.mkdir(parents=True)
-    half = models / backbones.IMAGENET_WEIGHTS["vgg16"][0]
+    half = models / backbones.BACKBONES["vgg16"].weights_file
     half.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 1000)  # what a download cut off after a few bytes leaves
 
     def unreachable(*arguments, **keywords):
@@ -376,8 +376,8 @@ def test_good_weights_files_are_kept(tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
     assert backbones.remove_damaged_weights("resnet50", folder=folder) is None  # nothing there
-    (folder / backbones.IMAGENET_WEIGHTS["resnet50"][0]).write_bytes(b"half")
-    assert backbones.remove_damaged_weights("resnet50", folder=folder) == folder / backbones.IMAGENET_WEIGHTS["resnet50"][0]
+    (folder / backbones.BACKBONES["resnet50"].weights_file).write_bytes(b"half")
+    assert backbones.remove_damaged_weights("resnet50", folder=folder) == folder / backbones.BACKBONES["resnet50"].weights_file
 
 
 # --- 23: train --resume through the command line ------------------------------------------------------
@@ -477,7 +477,7 @@ def test_unknown_names_list_the_valid_choices():
 
 
 def test_batch_larger_than_the_training_subset_is_clamped_with_one_line(image_folder, tmp_path):
-    from medcnn.pipeline import make_batches
+    from medcnn.data import make_batches
 
     root, manifest = image_folder
     cache = build_cache(manifest, root=root, image_size=16, cache_dir=tmp_path / "cache", progress=False)

@@ -35,7 +35,7 @@ def _train(run_dir, *, epochs, feature_cache, resume=False, stop_after=None):
     model = build_classifier("resnet50", 3, weights=None, input_size=32, seed=3)
     train, validation = _batches()
     options = dict(learning_rate=1e-3, epochs=epochs, run_dir=run_dir, feature_cache=feature_cache, seed=0, verbose=0,
-                   learning_rate_patience=1, resume=resume)
+                   learning_rate_patience=1, resume=resume, resume_state=True)
     if stop_after is not None:
         # A run killed after `stop_after` epochs (Ctrl-C, a lost Colab session): a callback put after
         # the study's ones raises once that epoch's checkpoint is written, as a kill between epochs would.
@@ -60,7 +60,7 @@ def _train(run_dir, *, epochs, feature_cache, resume=False, stop_after=None):
     return history, [np.array(weight) for weight in model.get_weights()]
 
 
-@pytest.mark.parametrize("feature_cache", [True, False], ids=["cached_features", "end_to_end"])
+@pytest.mark.parametrize("feature_cache", ["on", "off"], ids=["cached_features", "end_to_end"])
 def test_killed_training_resumes_with_the_same_history_and_weights(tmp_path, feature_cache):
     whole, whole_weights = _train(tmp_path / "whole", epochs=3, feature_cache=feature_cache)
     _train(tmp_path / "killed", epochs=3, feature_cache=feature_cache, stop_after=2)

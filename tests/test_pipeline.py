@@ -66,7 +66,7 @@ def test_bad_configuration_is_rejected_before_any_work(tmp_path, capsys):
 
 
 def test_smoke_subset_keeps_whole_patients_and_at_least_three_per_class():
-    from medcnn.pipeline import smoke_subset, split_index
+    from medcnn.data import smoke_subset, split_index
 
     rows = [{"path": f"{label}-{patient}-{slice_}.mat", "label": label, "class_name": str(label),
              "patient_id": f"P{label}{patient}", "split": ""}
@@ -77,3 +77,31 @@ def test_smoke_subset_keeps_whole_patients_and_at_least_three_per_class():
     assert (per_class_patients >= 3).all()
     assert (subset.groupby("patient_id").size() == 13).all()  # whole patients only
     split_index(subset, dataset="brain_tumor", seed=0)  # a grouped split is possible
+
+
+@pytest.mark.parametrize("feature_cache, expected_path",
+                         [("auto", "cached_features"), ("on", "cached_features"), ("off", "end_to_end")])
+def test_train_runs_with_each_feature_cache_setting_and_records_the_path(feature_cache, expected_path, tmp_path,
+                                                                          capsys):
+    root = tmp_path / "data"
+    assert main(["synth", "--dataset", "retina", "--root", str(root), "--per-class", "3", "--seed", "0"]) == 0
+    run = tmp_path / "run"
+    status = main(["train", "--dataset", "retina", "--root", str(root), "--backbone", "vgg16", "--image-size", "32",
+                   "--epochs", "1", "--batch-size", "4", "--verbose", "0", "--feature-cache", feature_cache,
+                   "--out", str(run)])
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    assert set(pd.read_csv(run / "history.csv")["training_path"]) == {expected_path}
+    timings = json.loads((run / "timings.json").read_text())
+    assert timings["training_path"] == expected_path
+    # the banner states the epochs asked for, not the profile's two
+    assert "at most 1 epoch(s)" in output.out and "at most 2 epoch(s)" not in output.out
+
+
+def test_feature_cache_on_with_augmentation_is_refused_before_any_work(tmp_path, capsys):
+    status = main(["train", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--augment",
+                   "--feature-cache", "on", "--out", str(tmp_path / "run")])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "feature_cache='on' with augment=True" in error
+    assert not (tmp_path / "run").exists()

@@ -98,11 +98,11 @@ def test_feature_cache_decision():
     assert feature_cache_decision(vgg, "auto", device_kind="gpu")[0] is True
     use, reason = feature_cache_decision(resnet, "auto", device_kind="gpu")
     assert use is False and "larger than the image" in reason
-    assert feature_cache_decision(resnet, False, device_kind="cpu")[0] is False
+    assert feature_cache_decision(resnet, "off", device_kind="cpu")[0] is False
     augmented = build_classifier("resnet50", 3, weights=None, input_size=32, augmentation=build_augmentation(seed=0))
     assert feature_cache_decision(augmented, "auto", device_kind="cpu") == (False, "augmentation changes the images every epoch: trained end to end")
     with pytest.raises(ConfigError, match="augmentation"):
-        feature_cache_decision(augmented, True)
+        feature_cache_decision(augmented, "on")
     unfrozen = build_classifier("resnet50", 3, weights=None, input_size=32, freeze_backbone=False)
     assert feature_cache_decision(unfrozen, "auto", device_kind="cpu")[0] is False
     with pytest.raises(ConfigError, match="feature_cache"):
@@ -112,7 +112,7 @@ def test_feature_cache_decision():
 def test_cached_features_train_exactly_like_end_to_end(tmp_path):
     images, labels = _data()
     results = {}
-    for feature_cache in (False, True):
+    for feature_cache in ("off", "on"):
         model = build_classifier("resnet50", 3, weights=None, input_size=32, seed=1)
         initial_kernel = np.array(model.get_layer("head_dense_1").get_weights()[0])
         train, validation = _batches(images, labels)
@@ -123,14 +123,14 @@ def test_cached_features_train_exactly_like_end_to_end(tmp_path):
         results[feature_cache] = (history, model.predict(images, verbose=0), train.epoch)
         # training the head (alone, on the feature path) trained the classifier's own layers
         assert not np.allclose(model.get_layer("head_dense_1").get_weights()[0], initial_kernel)
-        assert history.attrs["training_path"] == ("cached_features" if feature_cache else "end_to_end")
+        assert history.attrs["training_path"] == ("cached_features" if feature_cache == "on" else "end_to_end")
         assert list(history.columns[:6]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
         on_disk = pd.read_csv(run_dir / "history.csv")
         np.testing.assert_allclose(on_disk["loss"], history["loss"], rtol=1e-6)
         # the checkpoint is the whole classifier (uint8 images in), also on the feature path
         best = keras.saving.load_model(run_dir / "best_model.keras")
         assert best.input.dtype == "uint8" and best.output.shape == (None, 3)
-    end_to_end, cached = results[False], results[True]
+    end_to_end, cached = results["off"], results["on"]
     assert len(end_to_end[0]) == len(cached[0]) == 2
     for column in ("loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"):
         np.testing.assert_allclose(cached[0][column], end_to_end[0][column], rtol=1e-4, atol=1e-6)

@@ -69,23 +69,16 @@ class AugmentationSettings:
             )
 
 
-STUDY_AUGMENTATION = {
-    "brain_tumor": AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True),
-    "covid19": AugmentationSettings(10.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=False),
-    "retina": AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True),
-}
-
-
 def augmentation_settings(dataset: str = "brain_tumor") -> AugmentationSettings:
-    """The study's augmentation settings for ``dataset`` (``brain_tumor``, ``covid19``, ``retina``).
+    """The study's augmentation settings for ``dataset``: its record's ``AUGMENTATION`` (see :mod:`medcnn.datasets`).
 
     Example:
         >>> augmentation_settings("covid19").vertical_flip
         False
     """
-    if dataset not in STUDY_AUGMENTATION:
-        raise ConfigError(f"unknown dataset {dataset!r}: expected one of {', '.join(STUDY_AUGMENTATION)}")
-    return STUDY_AUGMENTATION[dataset]
+    from medcnn.datasets import get_dataset
+
+    return get_dataset(dataset).AUGMENTATION
 
 
 def build_augmentation(

@@ -11,14 +11,14 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from medcnn.config import FEATURE_CACHE_CHOICES
+from medcnn.datasets import DATASET_KEYS as DATASET_CHOICES
 from medcnn.errors import MedcnnError
-
-DATASET_CHOICES = ("brain_tumor", "covid19", "retina", "folder")
-BACKBONE_CHOICES = ("vgg16", "resnet50", "inceptionv3")
+from medcnn.models.backbones import BACKBONE_KEYS as BACKBONE_CHOICES
+from medcnn.profiles import PROFILES
 
 
 def _root(arguments) -> Path:
@@ -61,7 +61,7 @@ def command_index(arguments) -> int:
 
 
 def command_split(arguments) -> int:
-    from medcnn.pipeline import load_index, split_index
+    from medcnn.data import load_index, split_index
     from medcnn.splits import subset_counts, write_manifest
 
     index = load_index(arguments.dataset, _root(arguments))
@@ -75,11 +75,12 @@ def command_split(arguments) -> int:
 def command_train(arguments) -> int:
     from medcnn.config import RunConfig
     from medcnn.pipeline import train_and_evaluate
+    from medcnn.profiles import profile_name
 
     config = RunConfig(
         dataset=arguments.dataset,
         backbone=arguments.backbone,
-        profile=arguments.profile or os.environ.get("MEDCNN_PROFILE") or "smoke",
+        profile=profile_name(arguments.profile),
         batch_size=arguments.batch_size,
         learning_rate=arguments.learning_rate,
         epochs=arguments.epochs,
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     command = add("train", command_train, "train and evaluate one model; writes a run folder with its report")
     dataset_arguments(command)
     command.add_argument("--backbone", default="vgg16", choices=BACKBONE_CHOICES)
-    command.add_argument("--profile", choices=("smoke", "full"), help="smoke (default; $MEDCNN_PROFILE) or full")
+    command.add_argument("--profile", choices=tuple(PROFILES), help="smoke (default; $MEDCNN_PROFILE) or full")
     command.add_argument("--batch-size", type=int, default=32)
     command.add_argument("--learning-rate", type=float, default=1e-3)
     command.add_argument("--epochs", type=int, help="most epochs (default: the profile's: smoke 2, full 100)")
@@ -186,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--fine-tune", action="store_true", help="then unfreeze the backbone's second half (5 epochs at 1e-5 in full)")
     command.add_argument("--weights", choices=("imagenet", "none"), help="default: smoke none, full imagenet")
     command.add_argument("--strategy", choices=("grouped", "stratified", "official"), help="override the dataset's split rule")
-    command.add_argument("--feature-cache", choices=("auto", "on", "off"), default="auto",
+    command.add_argument("--feature-cache", choices=FEATURE_CACHE_CHOICES, default="auto",
                          help="train the head on cached backbone outputs (auto: where that is faster)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--cache-dir", help="where decoded images are cached (default: <root>/.medcnn-cache)")

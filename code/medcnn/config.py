@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from medcnn.errors import ConfigError
 
 FEATURE_CACHE_CHOICES = ("auto", "on", "off")
+"""How the frozen-backbone stage may use cached backbone features (see :mod:`medcnn.training.features`):
+``auto`` by device and backbone, ``on`` required, ``off`` never. The one vocabulary of the CLI,
+:class:`RunConfig` and :func:`medcnn.training.features.feature_cache_decision`."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,11 @@ class RunConfig:
             raise ConfigError(f"weights={self.weights!r}: expected 'imagenet' or None (random initialisation)")
         if self.feature_cache not in FEATURE_CACHE_CHOICES:
             raise ConfigError(f"feature_cache={self.feature_cache!r}: expected one of {', '.join(FEATURE_CACHE_CHOICES)}")
+        if self.feature_cache == "on" and self.augment:
+            raise ConfigError(
+                "feature_cache='on' with augment=True: augmentation changes the images every epoch, so cached "
+                "backbone features would be wrong; use --feature-cache auto or off, or train without augmentation"
+            )
         if self.split not in (None, "grouped", "stratified", "official"):
             raise ConfigError(f"split={self.split!r}: expected grouped, stratified or official")
 

@@ -143,6 +143,67 @@ def atomic_path(path, *, what: str | None = None, fix: str | None = None, suffix
         raise
 
 
+@contextlib.contextmanager
+def atomic_paths(*paths, what: str | None = None, fix: str | None = None, needed: int | None = None):
+    """Several files written together: yield one temporary path per file; rename them all when the block succeeds.
+
+    The renames happen in the order given, so put last the file whose presence tells a
+    reader the set is complete (an image cache's ``.npy``). On any error every temporary
+    file is deleted and none is renamed; a full disk raises :class:`DiskFullError` naming
+    the folder (and ``needed``, the space the write needs, when given).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with atomic_paths(folder / "a.csv", folder / "b.npy") as (first, second):
+        ...     _ = first.write_text("x"); _ = second.write_text("y")
+        >>> sorted(path.name for path in folder.iterdir())
+        ['a.csv', 'b.npy']
+    """
+    targets = [Path(path) for path in paths]
+    temporaries = [partial_path(path, suffix=path.suffix) for path in targets]
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield temporaries
+        for temporary, target in zip(temporaries, targets):
+            os.replace(temporary, target)
+    except OSError as error:
+        for temporary in temporaries:
+            _remove(temporary)
+        if is_disk_full(error):
+            folder = targets[0].parent
+            raise disk_full_error(folder, what=what or targets[0].name, needed=needed, fix=fix) from None
+        raise
+    except BaseException:
+        for temporary in temporaries:
+            _remove(temporary)
+        raise
+
+
+def move_into_place(source, target) -> Path:
+    """Rename a finished file or folder onto ``target`` (atomic within one file system).
+
+    For writers that build a whole folder's entries in a temporary folder first (the
+    synthetic stand-ins); a full disk raises :class:`DiskFullError`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "draft").write_text("x")
+        >>> move_into_place(folder / "draft", folder / "final").read_text()
+        'x'
+    """
+    target = Path(target)
+    try:
+        os.replace(source, target)
+    except OSError as error:
+        if is_disk_full(error):
+            raise disk_full_error(target.parent, what=target.name) from None
+        raise
+    return target
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)

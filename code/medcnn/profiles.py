@@ -40,15 +40,35 @@ class Profile:
     fine_tune_epochs: int
     synthetic: bool
 
-    @property
-    def banner(self) -> str:
-        """One line that says plainly what kind of run this is."""
+    def banner(self, *, epochs: int | None = None) -> str:
+        """One line that says plainly what kind of run this is.
+
+        Args:
+            epochs: the most epochs this run asked for (default: the profile's own).
+
+        Example:
+            >>> PROFILES["smoke"].banner(epochs=5).split(", ")[3]
+            'at most 5 epoch(s). It checks that the code runs; its numbers say nothing about the medical task.'
+        """
+        epochs = self.epochs if epochs is None else epochs
         if self.name == "smoke":
             return (
                 "SMOKE RUN: synthetic data in the real formats, tiny images, random weights, "
-                f"{self.epochs} epoch(s). It checks that the code runs; its numbers say nothing about the medical task."
+                f"at most {epochs} epoch(s). It checks that the code runs; its numbers say nothing about the medical task."
             )
-        return "FULL RUN: the real dataset, ImageNet weights and the study's settings."
+        return f"FULL RUN: the real dataset, ImageNet weights and the study's settings, at most {epochs} epoch(s)."
+
+    @property
+    def note(self) -> str | None:
+        """The smoke notice printed above every table and under every figure title; ``None`` in ``full``.
+
+        Example:
+            >>> PROFILES["smoke"].note.startswith("SMOKE RUN"), PROFILES["full"].note
+            (True, None)
+        """
+        if self.name == "smoke":
+            return "SMOKE RUN: synthetic data, tiny images, random weights; the numbers mean nothing"
+        return None
 
     def image_size_for(self, backbone: str) -> int:
         """The image side to use with ``backbone`` (Inception-V3 needs at least 75 px).
@@ -75,6 +95,26 @@ PROFILES = {
 }
 
 
+PROFILE_VARIABLE = "MEDCNN_PROFILE"
+
+
+def profile_name(name: str | None = None) -> str:
+    """The profile's name: ``name`` if given, else ``$MEDCNN_PROFILE``, else ``smoke``.
+
+    The only place that reads ``MEDCNN_PROFILE``; chapters and commands ask here.
+
+    Example:
+        >>> profile_name("full")
+        'full'
+    """
+    chosen = name or os.environ.get(PROFILE_VARIABLE) or "smoke"
+    if chosen not in PROFILES:
+        raise ConfigError(
+            f"profile {chosen!r}: expected one of {', '.join(PROFILES)} (set {PROFILE_VARIABLE} or --profile)"
+        )
+    return chosen
+
+
 def get_profile(name: str | None = None) -> Profile:
     """Return a profile by name, else from ``MEDCNN_PROFILE``, else ``smoke``.
 
@@ -82,7 +122,58 @@ def get_profile(name: str | None = None) -> Profile:
         >>> get_profile("full").weights
         'imagenet'
     """
-    chosen = name or os.environ.get("MEDCNN_PROFILE") or "smoke"
-    if chosen not in PROFILES:
-        raise ConfigError(f"profile {chosen!r}: expected one of {', '.join(PROFILES)} (set MEDCNN_PROFILE or --profile)")
-    return PROFILES[chosen]
+    from dataclasses import replace
+
+    return replace(PROFILES[profile_name(name)], **environment_overrides())
+
+
+# The full-profile rehearsal (tools/rehearsal.py) runs the chapters at the real image size
+# with fewer epochs and random weights; these variables are read here and nowhere else.
+OVERRIDE_VARIABLES = {"MEDCNN_EPOCHS": "epochs", "MEDCNN_FINE_TUNE_EPOCHS": "fine_tune_epochs", "MEDCNN_WEIGHTS": "weights"}
+REHEARSAL_IMAGES_VARIABLE = "MEDCNN_REHEARSAL_IMAGES"
+
+
+def _whole_number(variable: str, text: str, *, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"${variable}={text!r}: expected a whole number of at least {minimum} (or unset it)")
+    return value
+
+
+def environment_overrides() -> dict:
+    """Profile fields set by the environment: ``$MEDCNN_EPOCHS``, ``$MEDCNN_FINE_TUNE_EPOCHS``, ``$MEDCNN_WEIGHTS``.
+
+    Unset variables change nothing. ``MEDCNN_WEIGHTS`` is ``imagenet`` or ``none`` (random weights).
+
+    Example:
+        >>> os.environ["MEDCNN_EPOCHS"] = "2"
+        >>> environment_overrides(), get_profile("full").epochs
+        ({'epochs': 2}, 2)
+        >>> del os.environ["MEDCNN_EPOCHS"]
+    """
+    overrides = {}
+    for variable, field_name in OVERRIDE_VARIABLES.items():
+        text = os.environ.get(variable, "").strip()
+        if not text:
+            continue
+        if field_name == "weights":
+            if text.lower() not in {"imagenet", "none"}:
+                raise ConfigError(f"${variable}={text!r}: expected imagenet or none (or unset it)")
+            overrides[field_name] = None if text.lower() == "none" else "imagenet"
+        else:
+            overrides[field_name] = _whole_number(variable, text, minimum=1 if field_name == "epochs" else 0)
+    return overrides
+
+
+def rehearsal_images(default: int = 8) -> int:
+    """Images per class (and per official split) of the rehearsal's stand-in datasets: ``$MEDCNN_REHEARSAL_IMAGES``.
+
+    Example:
+        >>> rehearsal_images(default=8)
+        8
+    """
+    text = os.environ.get(REHEARSAL_IMAGES_VARIABLE, "").strip()
+    return _whole_number(REHEARSAL_IMAGES_VARIABLE, text, minimum=2) if text else default

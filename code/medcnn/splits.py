@@ -194,11 +194,11 @@ def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike) -> Path:
         >>> write_manifest(frame, folder / "manifest.csv").name
         'manifest.csv'
     """
+    from medcnn.files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    manifest.to_csv(temporary, index=False, lineterminator="\n")
-    os.replace(temporary, path)
+    with atomic_path(path, what=f"the manifest {path.name}") as temporary:
+        manifest.to_csv(temporary, index=False, lineterminator="\n")
     return path
 
 

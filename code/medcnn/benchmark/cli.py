@@ -9,14 +9,14 @@ works) and no network: the images are synthetic PNGs written into a temporary fo
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from medcnn.errors import ConfigError
+from medcnn.models.backbones import BACKBONE_KEYS
 
-BACKBONE_CHOICES = ("vgg16", "resnet50", "inceptionv3", "all")
+BACKBONE_CHOICES = (*BACKBONE_KEYS, "all")
 PRECISION_CHOICES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 CPU_IMAGE_SIZE = 64  # default input side on a CPU: ratios, not absolute times, are what count there
 CPU_IMAGES = 96
@@ -169,14 +169,3 @@ def run(arguments) -> int:
         keras.mixed_precision.set_global_policy(previous_policy)
     return 0
 
-
-def main(argv=None) -> int:
-    """``python -m medcnn.benchmark [options]``: the same as ``python -m medcnn bench [options]``.
-
-    Example:
-        >>> main(["--backbone", "vgg16", "--image-size", "32", "--images", "16", "--epochs", "1"])  # doctest: +SKIP
-        0
-    """
-    from medcnn.cli import main as medcnn_main
-
-    return medcnn_main(["bench", *(sys.argv[1:] if argv is None else argv)])

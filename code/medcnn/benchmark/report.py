@@ -11,7 +11,6 @@ hold where absolute times are noisy (a shared CPU, a busy host):
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 RATIOS = {
@@ -142,12 +141,9 @@ def write_json(report: dict, path) -> Path:
         >>> target.read_text()[:8]
         '{\\n  "a":'
     """
+    from medcnn.files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    with atomic_path(path, what="the benchmark report") as temporary:
         temporary.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path

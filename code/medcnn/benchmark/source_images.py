@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import ConfigError
+from medcnn.files import atomic_path
 
 
 def synthetic_radiograph(*, size: int = 299, label: int = 0, seed: int = 0) -> np.ndarray:
@@ -78,11 +79,9 @@ def write_source_images(
     labels = [number % num_classes for number in range(count)]
 
     def write(number: int) -> None:
-        target = folder / names[number]
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
         image = synthetic_radiograph(size=size, label=labels[number], seed=seed * 1_000_003 + number)
-        Image.fromarray(image).save(temporary, format="PNG")
-        os.replace(temporary, target)
+        with atomic_path(folder / names[number], what="a benchmark source image") as temporary:
+            Image.fromarray(image).save(temporary, format="PNG")
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         list(pool.map(write, range(count)))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medcnn.augment import AugmentationSettings
 from medcnn.datasets.base import INDEX_COLUMNS, check_index, download_folder, require_root, walk_folders
 from medcnn.errors import DataError, DownloadError
 
@@ -46,6 +47,9 @@ FIGSHARE_PARTS = {
 # The environment variables (or download(endpoints=...)) point them elsewhere, e.g. at a local mirror.
 FIGSHARE_API_VARIABLE = "MEDCNN_FIGSHARE_API"
 FIGSHARE_FILES_VARIABLE = "MEDCNN_FIGSHARE_FILES"
+# A local mirror that serves other files (the full-profile rehearsal's stand-ins, tools/rehearsal.py)
+# names their checksums in a JSON file, {name: [file id, size, md5]}, given by this variable.
+FIGSHARE_PARTS_VARIABLE = "MEDCNN_FIGSHARE_PARTS"
 FIGSHARE_API = "https://api.figshare.com/v2"
 FIGSHARE_FILES = "https://ndownloader.figshare.com/files"
 LICENSE = "CC BY 4.0"
@@ -70,6 +74,9 @@ CITATION = """@misc{cheng2017braintumor,
 }"""
 DEFAULT_SPLIT = "grouped"
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+# the study's augmentation for this dataset (ImageDataGenerator's units; see medcnn.augment)
+AUGMENTATION = AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True)
+IN_STUDY = True  # whether the study's stages run on it
 INNER_RANGES = ((1, 766), (767, 1532), (1533, 2298), (2299, 3064))
 IMAGE_COUNT = 3064
 LAYOUT = f"""  {DOWNLOAD_NAME}                          (the figshare download), or
@@ -169,7 +176,7 @@ def index(root: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
     files = _find_mat_files(root)
     numbers = sorted(files)
     if progress and numbers:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
         numbers = tqdm(numbers, desc="reading labels", unit="file")
     rows = []
@@ -222,6 +229,31 @@ def verify_parts(folder: str | os.PathLike, parts: dict) -> list[str]:
         elif file_md5(path) != md5:
             problems.append(f"{name}: MD5 {file_md5(path)}, expected {md5}")
     return problems
+
+
+def figshare_parts() -> dict:
+    """The files to fetch, ``{name: (file id, size, md5)}``: :data:`FIGSHARE_PARTS`, or a mirror's list.
+
+    ``$MEDCNN_FIGSHARE_PARTS`` names a JSON file ``{name: [file id, size, md5]}`` for a mirror
+    that serves other files than figshare's (the rehearsal's stand-ins); unset, figshare's own.
+
+    Example:
+        >>> figshare_parts()["cvind.mat"][0]  # doctest: +SKIP
+        7005344
+    """
+    import json
+
+    listing = os.environ.get(FIGSHARE_PARTS_VARIABLE, "").strip()
+    if not listing:
+        return FIGSHARE_PARTS
+    try:
+        parts = json.loads(Path(listing).read_text(encoding="utf-8"))
+        return {str(name): (int(file_id), int(size), str(md5)) for name, (file_id, size, md5) in parts.items()}
+    except (OSError, ValueError, TypeError) as error:
+        raise DownloadError(
+            f"${FIGSHARE_PARTS_VARIABLE}={listing}: not a readable JSON file of {{name: [file id, size, md5]}} ({error}); "
+            "unset it to download figshare's own files"
+        ) from None
 
 
 def figshare_endpoints() -> tuple[str, ...]:
@@ -304,7 +336,7 @@ def download(
     from medcnn.files import require_free_space
 
     root = download_folder(root)
-    parts = FIGSHARE_PARTS if part_checksums is None else part_checksums
+    parts = figshare_parts() if part_checksums is None else part_checksums
     templates = tuple(endpoints) if endpoints is not None else figshare_endpoints()
     archive = root / DOWNLOAD_NAME
     unpacked = root / Path(DOWNLOAD_NAME).stem

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medcnn.augment import AugmentationSettings
 from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
@@ -63,6 +64,9 @@ CITATION = """@article{chowdhury2020can,
 }"""
 DEFAULT_SPLIT = "stratified"
 SPLIT_FRACTIONS = (0.60, 0.20, 0.20)
+# the study's augmentation for this dataset (ImageDataGenerator's units; see medcnn.augment)
+AUGMENTATION = AugmentationSettings(10.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=False)
+IN_STUDY = True  # whether the study's stages run on it
 RELEASE_FOLDER = "COVID-19_Radiography_Dataset"
 RELEASE_CLASS_FOLDERS = {"covid": "COVID", "normal": "Normal", "viral_pneumonia": "Viral Pneumonia", "lung_opacity": "Lung_Opacity"}
 LAYOUT = """  COVID-19_Radiography_Dataset/COVID/images/COVID-1.png ...

@@ -26,6 +26,7 @@ import numpy as np
 
 from medcnn.datasets.base import SYNTHETIC_MARKER, synthetic_settings
 from medcnn.errors import DataError
+from medcnn.files import move_into_place
 
 
 def class_pattern(
@@ -138,12 +139,12 @@ def write_synthetic_tree(
     try:
         entries = list(build(temporary))
         for name in entries:
-            os.replace(temporary / name, root / name)
+            move_into_place(temporary / name, root / name)
         marker_temporary = temporary / SYNTHETIC_MARKER
         marker_temporary.write_text(
             json.dumps({"settings": wanted, "entries": entries}, indent=2), encoding="utf-8"
         )
-        os.replace(marker_temporary, marker)
+        move_into_place(marker_temporary, marker)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return root

@@ -84,7 +84,7 @@ def predict_probabilities(model, batches, *, batch_size: int = 32, progress: boo
         >>> predict_probabilities(model, batches).shape
         (5, 2)
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     if batch_size <= 0:
         raise ConfigError(f"batch_size={batch_size}: expected a positive whole number")

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import math
 import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,15 +70,12 @@ def _config_dict(config) -> dict | None:
 
 
 def _write_atomically(path: Path, write) -> None:
-    """Call ``write(temporary_path)``, then rename the result to ``path``."""
-    temporary = str(path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    """Call ``write(temporary_path)``, then rename the result to ``path`` (see :func:`medcnn.files.atomic_path`)."""
+    from medcnn.files import atomic_path
+
+    with atomic_path(path, what=path.name, fix="free some space, or write the run folder elsewhere with --out",
+                     suffix=path.suffix) as temporary:
+        write(str(temporary))
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -15,13 +15,15 @@ Example:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from medcnn.datasets import study_datasets
+from medcnn.profiles import PROFILES
 
 STAGE_CHOICES = ("1", "2", "3", "4", "all")
 SELECT_ON = ("val", "test")  # medcnn.experiments.select.SELECT_ON, without importing pandas here
 DEFAULT_SELECT_ON = "val"
-DATASET_CHOICES = ("brain_tumor", "covid19", "retina", "all")
+DATASET_CHOICES = (*study_datasets(), "all")
 
 
 def command_study(arguments) -> int:
@@ -31,9 +33,10 @@ def command_study(arguments) -> int:
     from medcnn.experiments.runner import run_study
     from medcnn.experiments.shard import parse_shard
     from medcnn.experiments.stages import STUDY_DATASETS, StudySettings
+    from medcnn.profiles import profile_name
 
     settings = StudySettings(
-        profile=arguments.profile or os.environ.get("MEDCNN_PROFILE") or "smoke",
+        profile=profile_name(arguments.profile),
         seeds=tuple(range(arguments.seeds)) if arguments.seeds >= 1 else (),
         epochs=arguments.epochs, image_size=arguments.image_size,
     )
@@ -81,7 +84,7 @@ def register(subcommands) -> None:
     command.set_defaults(function=command_study)
     command.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="one dataset, or all three")
     command.add_argument("--stage", required=True, choices=STAGE_CHOICES, help="one stage, or all four in order")
-    command.add_argument("--profile", choices=("smoke", "full"), help="smoke (default; $MEDCNN_PROFILE) or full")
+    command.add_argument("--profile", choices=tuple(PROFILES), help="smoke (default; $MEDCNN_PROFILE) or full")
     command.add_argument("--seeds", type=int, default=1, help="run each configuration with seeds 0 … N-1 (default 1)")
     command.add_argument("--shard", help="I/N: run the I-th of N equal shares of the stage (one stage per call)")
     command.add_argument("--epochs", type=int, help="most epochs per run (default: the profile's)")
@@ -104,13 +107,3 @@ def register(subcommands) -> None:
     command.add_argument("--out", required=True, type=Path, help="the study folder to write results.csv into")
     command.add_argument("tables", nargs="+", help="results.csv files (or study folders) of the shards")
 
-
-def main(argv=None) -> int:
-    """``python -m medcnn.experiments``: the same as ``python -m medcnn`` (``study``, ``study-merge``, …).
-
-    Example:
-        >>> main(["study-merge", "--help"])  # doctest: +SKIP
-    """
-    from medcnn.cli import main as medcnn_main
-
-    return medcnn_main(argv)

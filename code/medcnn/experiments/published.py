@@ -361,7 +361,7 @@ def published_table(dataset: str, *, directory=None) -> pd.DataFrame:
     for column in ("correct", "total"):
         shown[column] = shown[column].astype(int)
     shown.index.name = "class"
-    from medcnn.experiments.report import describe_setting
+    from medcnn.experiments.stages import describe_setting
 
     shown.attrs["source"] = "Tabla B.6"
     shown.attrs["caption"] = (f"The study's test results for {describe_setting({**winner, 'backbone': winner['model']})} "

@@ -29,7 +29,8 @@ from medcnn.errors import DataError
 from medcnn.experiments.published import KEY_COLUMNS, load_published_results
 from medcnn.experiments.results import COMPLETED, config_from_row
 from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, summarize_settings
-from medcnn.experiments.stages import STUDY_STAGES, get_stage
+from medcnn.experiments.stages import STUDY_STAGES, describe_setting, get_stage
+from medcnn.models.backbones import display_name
 
 LAYOUT_METRICS = {
     "precision_macro": "precision",
@@ -40,7 +41,6 @@ LAYOUT_METRICS = {
     "incorrect": "incorrect",
     "total": "total",
 }
-BACKBONE_NAMES = {"vgg16": "VGG-16", "resnet50": "ResNet-50", "inceptionv3": "Inception-V3"}
 
 
 def _matching(rows: pd.DataFrame, **values) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def study_layout(rows: pd.DataFrame, *, stage: int, stages=STUDY_STAGES) -> pd.D
     several = summary["seeds"].max() > 1
     layout = pd.DataFrame()
     if definition.starts_from is None:
-        layout["model"] = summary["backbone"].map(lambda name: BACKBONE_NAMES.get(name, name))
+        layout["model"] = summary["backbone"].map(display_name)
         layout["batch size"] = summary["batch_size"].astype(int)
         index = ["model", "batch size"]
     elif not (definition.augment or definition.fine_tune):
@@ -276,19 +276,6 @@ def compare_best(results: pd.DataFrame, *, published: pd.DataFrame | None = None
     return pd.DataFrame(records).reindex(columns=columns).set_index("dataset")
 
 
-def describe_setting(row) -> str:
-    """A setting in words: ``"VGG-16, batch 64, lr 0.001, no augmentation, fine-tuning"``.
-
-    Example:
-        >>> describe_setting({"backbone": "resnet50", "batch_size": 256, "learning_rate": 1e-3,
-        ...                   "augment": False, "fine_tune": True})
-        'ResNet-50, batch 256, lr 0.001, no augmentation, fine-tuning'
-    """
-    return (f"{BACKBONE_NAMES.get(row['backbone'], row['backbone'])}, batch {int(row['batch_size'])}, "
-            f"lr {float(row['learning_rate']):g}, {'augmentation' if bool(row['augment']) else 'no augmentation'}, "
-            f"{'fine-tuning' if bool(row['fine_tune']) else 'no fine-tuning'}")
-
-
 def _number(value, digits: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
@@ -381,7 +368,7 @@ def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: st
     if rows.empty:
         raise DataError(f"no stage-1 results for {dataset}: run `study --dataset {dataset} --stage 1` first")
     summary = summarize_settings(rows)
-    key = lambda row: (int(row["batch_size"]), BACKBONE_NAMES.get(row["backbone"], row["backbone"]))  # noqa: E731
+    key = lambda row: (int(row["batch_size"]), display_name(row["backbone"]))  # noqa: E731
     values = {key(row): row[metric] for _, row in summary.iterrows()}
     spreads = {key(row): row.get(f"{metric}_std", np.nan) for _, row in summary.iterrows()}
     published = load_published_results() if published is None else published

@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -219,11 +218,11 @@ def write_results(table: pd.DataFrame, path) -> Path:
         >>> write_results(read_results(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp()) / "results.csv").name
         'results.csv'
     """
+    from medcnn.files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    table.to_csv(temporary, index=False)
-    os.replace(temporary, path)
+    with atomic_path(path, what="the results table", fix="free some space, or write the study elsewhere with --out") as temporary:
+        table.to_csv(temporary, index=False)
     return path
 
 

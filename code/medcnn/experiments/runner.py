@@ -1,7 +1,7 @@
 """Run the study: each configuration once, one results row per finished run, resumable.
 
-:func:`run_study` prepares each dataset once (:func:`medcnn.pipeline.prepare_data`; in
-the smoke profile a small subset with :func:`medcnn.pipeline.smoke_subset`), splits it
+:func:`run_study` prepares each dataset once (:func:`medcnn.data.prepare_data`; in
+the smoke profile a small subset with :func:`medcnn.data.smoke_subset`), splits it
 once per seed, and runs the stages in order. Every configuration goes through
 :func:`medcnn.pipeline.train_and_evaluate` into ``<out>/runs/<config id>/``, all sharing
 that split, the decoded-image cache beside the data, and the backbone features cached
@@ -65,7 +65,7 @@ class StudyData:
 
     def manifest(self, seed: int) -> pd.DataFrame:
         """The split for ``seed`` (the dataset's own rule), the same for every run with that seed."""
-        from medcnn.pipeline import split_index
+        from medcnn.data import split_index
 
         if seed not in self.manifests:
             self.manifests[seed] = split_index(self.index, dataset=self.dataset, seed=seed)
@@ -81,7 +81,7 @@ def prepare_study_data(dataset: str, *, profile: str = "smoke", data_dir=None, s
         >>> sorted(data.manifest(0)["subset"].unique())
         ['test', 'train', 'val']
     """
-    from medcnn.pipeline import load_index, prepare_data, smoke_subset
+    from medcnn.data import load_index, prepare_data, smoke_subset
     from medcnn.profiles import get_profile
 
     chosen = get_profile(profile)
@@ -325,7 +325,7 @@ def run_study(
     summary = StudyRun(table=out / RESULTS_FILE, devices=reason)
     profile = get_profile(settings.profile)
     if profile.name == "smoke":
-        log(profile.banner)
+        log(profile.banner(epochs=settings.epochs))
     device = _device_name()
     log(f"device: {device}; {reason}")
     for dataset in chosen_datasets:

@@ -28,10 +28,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from medcnn.config import RunConfig
+from medcnn.datasets import study_datasets
 from medcnn.errors import ConfigError
+from medcnn.models.backbones import study_backbones
 
-STUDY_DATASETS = ("brain_tumor", "covid19", "retina")
-STUDY_BACKBONES = ("vgg16", "resnet50", "inceptionv3")
+STUDY_DATASETS = study_datasets()  # from the datasets' records (IN_STUDY)
+STUDY_BACKBONES = study_backbones()  # from the backbones' records (in_study)
 STUDY_BATCH_SIZES = (32, 64, 128, 256)
 STUDY_LEARNING_RATES = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
 STAGE_LEARNING_RATE = 1e-3
@@ -202,3 +204,18 @@ def without_seed(config: RunConfig) -> RunConfig:
         0
     """
     return dataclasses.replace(config, seed=0)
+
+
+def describe_setting(row) -> str:
+    """A setting in words: ``"VGG-16, batch 64, lr 0.001, no augmentation, fine-tuning"``.
+
+    Example:
+        >>> describe_setting({"backbone": "resnet50", "batch_size": 256, "learning_rate": 1e-3,
+        ...                   "augment": False, "fine_tune": True})
+        'ResNet-50, batch 256, lr 0.001, no augmentation, fine-tuning'
+    """
+    from medcnn.models.backbones import display_name
+
+    return (f"{display_name(row['backbone'])}, batch {int(row['batch_size'])}, "
+            f"lr {float(row['learning_rate']):g}, {'augmentation' if bool(row['augment']) else 'no augmentation'}, "
+            f"{'fine-tuning' if bool(row['fine_tune']) else 'no fine-tuning'}")

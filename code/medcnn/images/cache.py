@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import ConfigError, DataError
-from medcnn.files import disk_full_error, is_disk_full, remove_stale_partials, require_free_space
+from medcnn.files import (
+    atomic_paths,
+    is_disk_full,
+    move_into_place,
+    partial_path,
+    remove_stale_partials,
+    require_free_space,
+)
 
 CACHE_FORMAT_VERSION = 1
 
@@ -131,10 +138,17 @@ def resize_image(image: np.ndarray, *, image_size: int) -> np.ndarray:
     return np.asarray(picture, dtype=np.uint8)
 
 
-def _default_cache_dir() -> Path:
-    from medcnn.paths import data_dir
+CACHE_FOLDER_NAME = ".medcnn-cache"
 
-    return data_dir() / "cache"
+
+def default_cache_dir(root) -> Path:
+    """Decoded images are cached beside the data they come from: ``<root>/.medcnn-cache``.
+
+    Example:
+        >>> default_cache_dir("/data/retina").as_posix()
+        '/data/retina/.medcnn-cache'
+    """
+    return Path(root) / CACHE_FOLDER_NAME
 
 
 BAD_FILES_LISTED = 20
@@ -185,7 +199,7 @@ def build_cache(
         manifest: an index or manifest (``path`` relative to ``root``, ``label``, …).
         root: the dataset folder the paths are relative to.
         image_size: the side of the square images stored (the backbone's input size).
-        cache_dir: where cache files go (default: ``<data dir>/cache``).
+        cache_dir: where cache files go (default: ``<root>/.medcnn-cache``, see :func:`default_cache_dir`).
         workers: decoding threads (default: the number of CPU cores).
         progress: show a tqdm progress bar while decoding.
         skip_bad: leave unreadable images out instead of stopping.
@@ -211,7 +225,7 @@ def build_cache(
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found; expected the folder that the index paths are relative to")
-    cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(root)
     cache_dir.mkdir(parents=True, exist_ok=True)
     frame = manifest.reset_index(drop=True)
     key = cache_key(frame, root=root, image_size=image_size)
@@ -235,61 +249,54 @@ def build_cache(
 
     needed = int(np.prod(shape)) + 4096
     require_free_space(cache_dir, needed, what=f"the image cache of {len(frame)} images", fix=fix)
-    temporary = images_path.with_name(f".{images_path.name}.{os.getpid()}.partial")
-    compacted = images_path.with_name(f".{images_path.name}.compact.{os.getpid()}.partial")
-    table_temporary = table_path.with_name(f".{table_path.name}.{os.getpid()}.partial")
-    skipped_temporary = skipped_path.with_name(f".{skipped_path.name}.{os.getpid()}.partial")
+    compacted = partial_path(images_path.with_name(images_path.stem + "-compact.npy"), suffix=".npy")
     try:
-        output = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=shape)
-        _reserve(temporary)
+        with atomic_paths(skipped_path, table_path, images_path, what=f"the image cache of {len(frame)} images",
+                          fix=fix, needed=needed) as (skipped_temporary, table_temporary, temporary):
+            output = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=shape)
+            _reserve(temporary)
 
-        def load(position: int) -> str | None:
-            try:
-                output[position] = resize_image(decode.read_image(root / frame.at[position, "path"]), image_size=image_size)
-            except DataError as error:
-                return str(error)
-            return None
+            def load(position: int) -> str | None:
+                try:
+                    output[position] = resize_image(decode.read_image(root / frame.at[position, "path"]),
+                                                    image_size=image_size)
+                except DataError as error:
+                    return str(error)
+                return None
 
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            results = pool.map(load, range(len(frame)))
-            if progress:
-                from tqdm import tqdm
+            with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+                results = pool.map(load, range(len(frame)))
+                if progress:
+                    from tqdm.auto import tqdm
 
-                results = tqdm(results, total=len(frame), desc=f"decoding {len(frame)} images once", unit="img")
-            reasons = list(results)
-        bad = [position for position, reason in enumerate(reasons) if reason is not None]
-        skipped = pd.DataFrame(
-            {"path": frame.loc[bad, "path"].astype(str).tolist(), "reason": [reasons[position] for position in bad]},
-            columns=["path", "reason"],
-        )
-        if bad and not skip_bad:
-            raise DataError(bad_files_message(skipped, total=len(frame)))
-        if len(bad) == len(frame):
-            raise DataError(bad_files_message(skipped, total=len(frame)).split("\n")[0] + " (all of them): check the dataset folder")
-        output.flush()
-        if bad:
-            good = np.setdiff1d(np.arange(len(frame)), bad)
-            kept_output = np.lib.format.open_memmap(compacted, mode="w+", dtype=np.uint8, shape=(len(good),) + shape[1:])
-            for start in range(0, len(good), 256):
-                kept_output[start : start + 256] = output[good[start : start + 256]]
-            kept_output.flush()
-            del kept_output
-            del output
-            os.replace(compacted, temporary)
-        else:
-            del output
-        kept = frame.drop(index=bad).reset_index(drop=True)
-        kept.to_csv(table_temporary, index=False)
-        skipped.to_csv(skipped_temporary, index=False)
-        os.replace(skipped_temporary, skipped_path)
-        os.replace(table_temporary, table_path)
-        os.replace(temporary, images_path)
-    except BaseException as error:
-        for path in (temporary, compacted, table_temporary, skipped_temporary):
-            path.unlink(missing_ok=True)
-        if is_disk_full(error):
-            raise disk_full_error(cache_dir, what=f"the image cache of {len(frame)} images", needed=needed, fix=fix) from None
-        raise
+                    results = tqdm(results, total=len(frame), desc=f"decoding {len(frame)} images once", unit="img")
+                reasons = list(results)
+            bad = [position for position, reason in enumerate(reasons) if reason is not None]
+            skipped = pd.DataFrame(
+                {"path": frame.loc[bad, "path"].astype(str).tolist(), "reason": [reasons[position] for position in bad]},
+                columns=["path", "reason"],
+            )
+            if bad and not skip_bad:
+                raise DataError(bad_files_message(skipped, total=len(frame)))
+            if len(bad) == len(frame):
+                raise DataError(bad_files_message(skipped, total=len(frame)).split("\n")[0] + " (all of them): check the dataset folder")
+            output.flush()
+            if bad:
+                good = np.setdiff1d(np.arange(len(frame)), bad)
+                kept_output = np.lib.format.open_memmap(compacted, mode="w+", dtype=np.uint8, shape=(len(good),) + shape[1:])
+                for start in range(0, len(good), 256):
+                    kept_output[start : start + 256] = output[good[start : start + 256]]
+                kept_output.flush()
+                del kept_output
+                del output
+                move_into_place(compacted, temporary)
+            else:
+                del output
+            kept = frame.drop(index=bad).reset_index(drop=True)
+            kept.to_csv(table_temporary, index=False)
+            skipped.to_csv(skipped_temporary, index=False)
+    finally:
+        compacted.unlink(missing_ok=True)
     images = np.load(images_path, mmap_mode="r")
     return ImageCache(images=images, frame=kept, path=images_path, decoded=len(frame), skipped=skipped)
 

@@ -18,13 +18,6 @@ from medcnn.errors import ConfigError, DownloadError
 
 BACKBONE_LAYER_NAME = "backbone"
 
-# The ImageNet weights without the top, as keras.applications names and checks them
-# (file name in ~/.keras/models and the MD5 hash Keras' own source passes to get_file).
-IMAGENET_WEIGHTS = {
-    "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "6d6bbae143d832006294945121d1f1fc"),
-    "resnet50": ("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", "4d473c1dd8becc155b73f8504c6f6626"),
-    "inceptionv3": ("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "bcbd6486424b2319ff4ef7d526e38f63"),
-}
 
 
 def keras_models_dir() -> Path:
@@ -59,7 +52,8 @@ def remove_damaged_weights(name: str, *, folder=None) -> Path | None:
         >>> remove_damaged_weights("vgg16", folder="/no/such/folder") is None
         True
     """
-    file_name, expected = IMAGENET_WEIGHTS[get_backbone(name).name]
+    backbone = get_backbone(name)
+    file_name, expected = backbone.weights_file, backbone.weights_md5
     path = Path(folder) / file_name if folder is not None else keras_models_dir() / file_name
     if not path.is_file() or _md5(path) == expected:
         return None
@@ -69,7 +63,9 @@ def remove_damaged_weights(name: str, *, folder=None) -> Path | None:
 
 @dataclass(frozen=True)
 class Backbone:
-    """One backbone: where it lives in ``keras.applications`` and the sizes it works at.
+    """One backbone's record: everything else (CLI choices, the study's lists, heads, reports) derives from it.
+
+    Adding a backbone is one more entry in :data:`BACKBONES`.
 
     Attributes:
         name: the name medcnn uses (``"vgg16"``, ``"resnet50"``, ``"inceptionv3"``).
@@ -78,6 +74,13 @@ class Backbone:
         default_size: the side, in pixels, it was trained on with ImageNet.
         min_size: the smallest side it accepts without a top.
         signature_layer: a layer name only this architecture has (to recognise it in a built model).
+        display_name: the name reports and figures print (``"VGG-16"``).
+        head_units: the units of the hidden Dense layers the study put after ``Flatten``.
+        weights_file, weights_md5: the ImageNet weights without the top, as ``keras.applications``
+            names and checks them (file in ``~/.keras/models``, the MD5 Keras passes to ``get_file``).
+        cache_features_on_gpu: whether training the head on cached backbone outputs beats
+            recomputing them on a large GPU (measured on an H200; see :mod:`medcnn.training.features`).
+        in_study: whether the study compared it (its stages run every backbone that is).
 
     Example:
         >>> backbone = get_backbone("vgg16")
@@ -91,6 +94,12 @@ class Backbone:
     default_size: int
     min_size: int
     signature_layer: str
+    display_name: str
+    head_units: tuple[int, ...]
+    weights_file: str
+    weights_md5: str
+    cache_features_on_gpu: bool = False
+    in_study: bool = True
 
     def preprocess(self, images):
         """Apply this backbone's own ``preprocess_input`` to 0-255 float images (array or Keras tensor).
@@ -124,7 +133,7 @@ class Backbone:
             )
         except Exception as error:  # Keras reports a failed download as a bare Exception
             if weights == "imagenet":
-                file_name = IMAGENET_WEIGHTS[self.name][0]
+                file_name = self.weights_file
                 damaged = f"a damaged copy ({removed}) was removed; " if removed is not None else ""
                 remove_damaged_weights(self.name)  # a download that broke off now is not kept either
                 raise DownloadError(
@@ -137,10 +146,44 @@ class Backbone:
 
 
 BACKBONES = {
-    "vgg16": Backbone("vgg16", "vgg16", "VGG16", 224, 32, "block5_conv3"),
-    "resnet50": Backbone("resnet50", "resnet50", "ResNet50", 224, 32, "conv5_block3_out"),
-    "inceptionv3": Backbone("inceptionv3", "inception_v3", "InceptionV3", 299, 75, "mixed10"),
+    "vgg16": Backbone(
+        "vgg16", "vgg16", "VGG16", 224, 32, "block5_conv3", display_name="VGG-16", head_units=(4096, 4096),
+        weights_file="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_md5="6d6bbae143d832006294945121d1f1fc", cache_features_on_gpu=True,
+    ),
+    "resnet50": Backbone(
+        "resnet50", "resnet50", "ResNet50", 224, 32, "conv5_block3_out", display_name="ResNet-50",
+        head_units=(1024,), weights_file="resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_md5="4d473c1dd8becc155b73f8504c6f6626",
+    ),
+    "inceptionv3": Backbone(
+        "inceptionv3", "inception_v3", "InceptionV3", 299, 75, "mixed10", display_name="Inception-V3",
+        head_units=(1024,), weights_file="inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_md5="bcbd6486424b2319ff4ef7d526e38f63",
+    ),
 }
+BACKBONE_KEYS = tuple(BACKBONES)
+
+
+def study_backbones() -> tuple[str, ...]:
+    """The backbones the study compared, in the registry's order.
+
+    Example:
+        >>> study_backbones()
+        ('vgg16', 'resnet50', 'inceptionv3')
+    """
+    return tuple(key for key, backbone in BACKBONES.items() if backbone.in_study)
+
+
+def display_name(backbone: str) -> str:
+    """The printed name of a backbone (``"ResNet-50"``); an unknown name is returned as given.
+
+    Example:
+        >>> display_name("inceptionv3")
+        'Inception-V3'
+    """
+    record = BACKBONES.get(str(backbone))
+    return record.display_name if record is not None else str(backbone)
 
 
 def get_backbone(name: str = "vgg16") -> Backbone:

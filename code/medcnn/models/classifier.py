@@ -16,12 +16,6 @@ AUGMENTATION_LAYER_NAME = "augmentation"
 HEAD_FIRST_LAYER_NAME = "head_flatten"
 OUTPUT_LAYER_NAME = "predictions"
 
-# Units of the hidden Dense layers the study put after Flatten, per backbone.
-STUDY_HEADS = {
-    "vgg16": (4096, 4096),
-    "resnet50": (1024,),
-    "inceptionv3": (1024,),
-}
 
 
 def build_classifier(
@@ -82,7 +76,7 @@ def build_classifier(
     x = backbone_model(x)
 
     x = keras.layers.Flatten(name=HEAD_FIRST_LAYER_NAME)(x)
-    for number, units in enumerate(STUDY_HEADS[spec.name], start=1):
+    for number, units in enumerate(spec.head_units, start=1):
         x = keras.layers.Dense(
             units,
             activation="relu",

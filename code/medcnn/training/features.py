@@ -24,20 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from medcnn.batches import ArrayBatches
+from medcnn.config import FEATURE_CACHE_CHOICES
 from medcnn.errors import ConfigError
-from medcnn.models.backbones import backbone_architecture
+from medcnn.models.backbones import backbone_architecture, get_backbone
 from medcnn.models.classifier import backbone_layer, has_augmentation
-
-FEATURE_CACHE_CHOICES = ("auto", True, False)
-
 
 def feature_cache_decision(model, feature_cache="auto", *, device_kind: str | None = None) -> tuple[bool, str]:
     """Decide whether to train ``model``'s head on cached backbone features, and say why.
 
     Args:
         model: a classifier from :func:`medcnn.models.classifier.build_classifier`.
-        feature_cache: ``"auto"`` (by device and backbone), ``True`` (required: an error
-            if the model cannot use it) or ``False`` (always train end to end).
+        feature_cache: ``"auto"`` (by device and backbone), ``"on"`` (required: an error
+            if the model cannot use it) or ``"off"`` (always train end to end) — the
+            vocabulary of :class:`medcnn.config.RunConfig` and ``train --feature-cache``.
         device_kind: ``"cpu"``, ``"gpu"`` or ``"tpu"`` (default: ask the backend).
 
     Returns:
@@ -47,35 +46,38 @@ def feature_cache_decision(model, feature_cache="auto", *, device_kind: str | No
         >>> feature_cache_decision(model, "auto", device_kind="cpu")  # doctest: +SKIP
         (True, 'cpu: the backbone dominates every step, so its outputs are computed once')
     """
-    if feature_cache not in FEATURE_CACHE_CHOICES or not isinstance(feature_cache, (bool, str)):
-        raise ConfigError(f"feature_cache={feature_cache!r}: expected 'auto', True or False")
+    if not isinstance(feature_cache, str) or feature_cache not in FEATURE_CACHE_CHOICES:
+        raise ConfigError(
+            f"feature_cache={feature_cache!r}: expected one of {', '.join(map(repr, FEATURE_CACHE_CHOICES))}"
+        )
     obstacles = []
     if len(backbone_layer(model).trainable_weights) > 0:
         obstacles.append("the backbone is being trained")
     if has_augmentation(model):
         obstacles.append("augmentation changes the images every epoch")
-    if feature_cache is False:
-        return False, "feature_cache=False: trained end to end"
+    if feature_cache == "off":
+        return False, "feature_cache='off': trained end to end"
     if obstacles:
-        if feature_cache is True:
+        if feature_cache == "on":
             raise ConfigError(
-                f"feature_cache=True, but {' and '.join(obstacles)}: cached features would be wrong; "
-                "use feature_cache='auto' or False"
+                f"feature_cache='on', but {' and '.join(obstacles)}: cached features would be wrong; "
+                "use feature_cache='auto' or 'off'"
             )
         return False, f"{' and '.join(obstacles)}: trained end to end"
-    if feature_cache is True:
-        return True, "feature_cache=True"
+    if feature_cache == "on":
+        return True, "feature_cache='on'"
     if device_kind is None:
         from medcnn.training.precision import detect_device
 
         device_kind = detect_device().kind
     if device_kind == "cpu":
         return True, "cpu: the backbone dominates every step, so its outputs are computed once"
-    architecture = backbone_architecture(model)
-    if architecture == "vgg16":
-        return True, f"{device_kind}: VGG-16's feature maps are small, so reading them beats recomputing them"
+    backbone = get_backbone(backbone_architecture(model))
+    if backbone.cache_features_on_gpu:
+        return True, (f"{device_kind}: {backbone.display_name}'s feature maps are small, "
+                      "so reading them beats recomputing them")
     return False, (
-        f"{device_kind}: {architecture}'s Flatten input is larger than the image, "
+        f"{device_kind}: {backbone.name}'s Flatten input is larger than the image, "
         "so recomputing the frozen backbone is faster than reading cached features"
     )
 
@@ -132,7 +134,7 @@ def compute_features(extractor, batches: ArrayBatches, *, cache_dir=None, name: 
     Example:
         >>> features = compute_features(extractor, validation_batches, cache_dir="runs/feature_cache")  # doctest: +SKIP
     """
-    from tqdm import tqdm
+    from medcnn.files import atomic_path
 
     ordered = ArrayBatches(batches.inputs, batch_size=batches.batch_size, shuffle=False, indices=batches.indices)
     shape = (len(batches.indices),) + tuple(int(size) for size in extractor.outputs[0].shape[1:])
@@ -144,23 +146,27 @@ def compute_features(extractor, batches: ArrayBatches, *, cache_dir=None, name: 
             cached = np.load(path, mmap_mode="r")
             if cached.shape == shape:
                 return cached
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.stem + ".tmp.npy")
-        features = np.lib.format.open_memmap(temporary, mode="w+", dtype="float32", shape=shape)
-    else:
-        features = np.empty(shape, dtype="float32")
+        with atomic_path(path, what="the cached backbone features", suffix=".npy",
+                         fix="free some space, or train with feature_cache='off'") as temporary:
+            features = np.lib.format.open_memmap(temporary, mode="w+", dtype="float32", shape=shape)
+            _fill_features(features, extractor, ordered, name=name, verbose=verbose)
+            features.flush()
+            del features
+        return np.load(path, mmap_mode="r")
+    features = np.empty(shape, dtype="float32")
+    _fill_features(features, extractor, ordered, name=name, verbose=verbose)
+    return features
+
+
+def _fill_features(features, extractor, ordered: ArrayBatches, *, name: str, verbose: int) -> None:
+    from tqdm.auto import tqdm
+
     start = 0
     for batch_index in tqdm(range(len(ordered)), desc=f"{name} features", disable=not verbose):
         (images,) = ordered[batch_index]
         outputs = np.asarray(extractor.predict_on_batch(images), dtype="float32")
         features[start : start + len(outputs)] = outputs
         start += len(outputs)
-    if path is None:
-        return features
-    features.flush()
-    del features
-    os.replace(temporary, path)
-    return np.load(path, mmap_mode="r")
 
 
 def feature_batches(features, batches: ArrayBatches) -> ArrayBatches:

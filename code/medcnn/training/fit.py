@@ -9,6 +9,7 @@ the ``training_path`` column.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -39,8 +40,10 @@ def _check_batches(train_batches, val_batches, model):
 
 
 def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_prefix, verbose, callback_options,
-             resume=False, checkpoints=True):
+             resume=False, checkpoints=True, resume_state=False):
     """Fit with the study's callbacks; with ``resume`` continue from the stage's resume state in ``run_dir``.
+
+    The per-epoch resume state is written only when asked (``resume_state`` or ``resume``).
 
     ``checkpoints=False`` writes neither the best model nor the per-epoch resume state (the
     study runner redoes an interrupted run instead), only the history.
@@ -68,7 +71,7 @@ def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_
         initial_epoch = state.epoch
         if verbose:
             print(f"resuming {file_prefix or ''}training after epoch {state.epoch} of {epochs} (from {run_dir})")
-    if run_dir is not None and checkpoints:
+    if run_dir is not None and checkpoints and (resume_state or resume):
         callbacks.append(ResumeCheckpoint(resume_path(run_dir, file_prefix=file_prefix), callbacks=callbacks,
                                           epochs=epochs, state=state))
     # shuffle=False: ArrayBatches shuffle their rows themselves, by seed and epoch only; Keras' own
@@ -83,6 +86,69 @@ def _describe(history: pd.DataFrame, *, path: str, reason: str, stage: str) -> p
     history["training_path"] = path
     history.attrs.update({"stage": stage, "training_path": path, "reason": reason})
     return history
+
+
+@dataclass
+class FrozenStage:
+    """What to fit in the frozen-backbone stage: the model and its batches, and why.
+
+    Attributes:
+        model: the classifier itself (end to end), or its head (on cached features; the
+            head shares the classifier's layers, so fitting it trains the classifier).
+        train_batches, validation_batches: the batches ``model`` takes (images or features).
+        path: ``"end_to_end"`` or ``"cached_features"``.
+        reason: why that path (see :func:`medcnn.training.features.feature_cache_decision`).
+    """
+
+    model: object
+    train_batches: ArrayBatches
+    validation_batches: ArrayBatches
+    path: str
+    reason: str
+
+
+def frozen_stage(
+    model,
+    train_batches,
+    validation_batches,
+    *,
+    feature_cache: str = "auto",
+    feature_cache_dir=None,
+    verbose: int = 0,
+) -> FrozenStage:
+    """The plumbing of the frozen-backbone stage: which model to fit, on which batches.
+
+    With a frozen backbone and no augmentation (and ``feature_cache`` allowing it) the
+    backbone's outputs are computed once (kept in ``feature_cache_dir`` when given) and
+    the classifier's head is returned with batches over those outputs, served in the
+    same order as the image batches; otherwise the classifier and the image batches.
+    Compile and fit the returned ``model`` as usual.
+
+    Example:
+        >>> stage = frozen_stage(model, train_batches, validation_batches)  # doctest: +SKIP
+        >>> stage.model.compile(optimizer="adam", loss="categorical_crossentropy")  # doctest: +SKIP
+        >>> stage.model.fit(stage.train_batches, validation_data=stage.validation_batches)  # doctest: +SKIP
+    """
+    from medcnn.models.classifier import split_classifier
+    from medcnn.training.features import compute_features, feature_batches, feature_cache_decision
+
+    _check_batches(train_batches, validation_batches, model)
+    use_features, reason = feature_cache_decision(model, feature_cache)
+    if not use_features:
+        return FrozenStage(model, train_batches, validation_batches, END_TO_END, reason)
+    extractor, head = split_classifier(model)
+    subsets = (("train", train_batches), ("validation", validation_batches))
+    features = {
+        name: compute_features(extractor, batches, cache_dir=feature_cache_dir, name=name, verbose=verbose)
+        for name, batches in subsets
+    }
+    return FrozenStage(
+        head,
+        feature_batches(features["train"], train_batches),
+        feature_batches(features["validation"], validation_batches),
+        CACHED_FEATURES,
+        reason,
+    )
 
 
 def train_classifier(
@@ -100,6 +166,7 @@ def train_classifier(
     verbose: int = 2,
     resume: bool = False,
     checkpoints: bool = True,
+    resume_state: bool = False,
     **callback_options,
 ) -> pd.DataFrame:
     """Train ``model`` (the study's first stages) with Adam and the study's callbacks.
@@ -116,7 +183,7 @@ def train_classifier(
         learning_rate: Adam's step size.
         epochs: the most epochs to run (early stopping usually ends sooner).
         run_dir: where ``history.csv`` and ``best_model.keras`` go (``None``: nowhere).
-        feature_cache: ``"auto"`` (CPU: yes; GPU: VGG-16 only), ``True`` or ``False``.
+        feature_cache: ``"auto"`` (CPU: yes; GPU: VGG-16 only), ``"on"`` or ``"off"``.
         feature_cache_dir: where cached features are kept; default ``<run_dir>/../feature_cache``
             (shared by runs next to each other) or memory only when ``run_dir`` is ``None``.
         jit_compile: passed to ``compile`` (see :func:`medcnn.training.precision.configure_precision`).
@@ -125,8 +192,11 @@ def train_classifier(
         resume: continue from ``run_dir/resume.npz`` (written after every epoch) when a
             killed run left one: same weights, optimizer state, callbacks and history
             (see :mod:`medcnn.training.resume`); without one, train from the start.
-        checkpoints: write ``best_model.keras`` and the per-epoch resume state into ``run_dir``
-            (``False``: only the history, for runs that are redone rather than resumed).
+        checkpoints: write ``best_model.keras`` into ``run_dir`` (``False``: only the history).
+        resume_state: also write the per-epoch resume state (``resume.npz``: the weights that
+            train, the optimizer's and the callbacks' state), so that a killed run can go on
+            with ``resume=True``. Off by default (a chapter redoes a lost run; on Colab the
+            state would be rewritten every epoch); ``resume=True`` turns it on too.
         callback_options: overrides for :func:`medcnn.training.callbacks.study_callbacks`
             (``patience=...``, ``min_learning_rate=...``).
 
@@ -141,34 +211,25 @@ def train_classifier(
     """
     import keras
 
-    from medcnn.models.classifier import split_classifier
-    from medcnn.training.features import compute_features, feature_batches, feature_cache_decision
-
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
         raise ConfigError(f"epochs={epochs!r}: expected a whole number of at least 1")
-    _check_batches(train_batches, val_batches, model)
-    use_features, reason = feature_cache_decision(model, feature_cache)
-    keras.utils.set_random_seed(seed)
-    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
-    options = dict(epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options,
-                   resume=resume, checkpoints=checkpoints)
-    if not use_features:
-        history = _run_fit(model, None, train_batches, val_batches, **options)
-        return _describe(history, path=END_TO_END, reason=reason, stage="train")
-
     if feature_cache_dir is None and run_dir is not None:
         feature_cache_dir = Path(run_dir).resolve().parent / "feature_cache"
-    extractor, head = split_classifier(model)
-    train_features = compute_features(extractor, train_batches, cache_dir=feature_cache_dir, name="train", verbose=verbose)
-    val_features = compute_features(extractor, val_batches, cache_dir=feature_cache_dir, name="validation", verbose=verbose)
-    head_train = feature_batches(train_features, train_batches)
-    head_validation = feature_batches(val_features, val_batches)
-    compile_classifier(head, learning_rate=learning_rate, jit_compile=jit_compile)
-    history = _run_fit(head, model, head_train, head_validation, **options)
+    stage = frozen_stage(model, train_batches, val_batches, feature_cache=feature_cache,
+                         feature_cache_dir=feature_cache_dir, verbose=verbose)
+    keras.utils.set_random_seed(seed)
+    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
+    if stage.model is not model:
+        compile_classifier(stage.model, learning_rate=learning_rate, jit_compile=jit_compile)
+    history = _run_fit(
+        stage.model, model if stage.model is not model else None, stage.train_batches, stage.validation_batches,
+        epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options,
+        resume=resume, checkpoints=checkpoints, resume_state=resume_state,
+    )
     # Leave the image batches where end-to-end training would have left them.
-    while train_batches.epoch < head_train.epoch:
+    while train_batches.epoch < stage.train_batches.epoch:
         train_batches.on_epoch_end()
-    return _describe(history, path=CACHED_FEATURES, reason=reason, stage="train")
+    return _describe(history, path=stage.path, reason=stage.reason, stage="train")
 
 
 def fine_tune_classifier(
@@ -184,6 +245,7 @@ def fine_tune_classifier(
     verbose: int = 2,
     resume: bool = False,
     checkpoints: bool = True,
+    resume_state: bool = False,
     **callback_options,
 ) -> pd.DataFrame:
     """The study's fine-tuning: unfreeze the backbone's second half (BatchNorm frozen), train end to end.
@@ -209,7 +271,7 @@ def fine_tune_classifier(
     history = _run_fit(
         model, None, train_batches, val_batches,
         epochs=int(epochs), run_dir=run_dir, file_prefix="fine_tune_", verbose=verbose, callback_options=callback_options,
-        resume=resume, checkpoints=checkpoints,
+        resume=resume, checkpoints=checkpoints, resume_state=resume_state,
     )
     reason = f"fine-tuning trains {len(unfrozen)} backbone layers, so there is nothing to cache"
     return _describe(history, path=END_TO_END, reason=reason, stage="fine_tune")
