@@ -36,3 +36,43 @@ def dataset_dir(dataset: str, explicit: str | os.PathLike | None = None) -> Path
         '/data/retina'
     """
     return data_dir(explicit) / dataset
+
+
+DRIVE_MOUNT = Path("/content/drive")
+
+
+def results_dir(name: str, *, base: str | os.PathLike | None = None) -> Path:
+    """Return (and create) the folder where a chapter keeps its results: ``<base>/<name>``.
+
+    On Colab the data and the image caches stay on the session's own disk (fast, and
+    re-created by the next session), while results belong where a disconnect does not
+    lose them: a folder on Google Drive, mounted with
+    ``from google.colab import drive; drive.mount("/content/drive")``. A ``base`` under
+    ``/content/drive`` is refused, with that instruction, while Drive is not mounted
+    (writing there would fill the session's disk and vanish with it). Without ``base``,
+    a fresh temporary folder.
+
+    Raises:
+        medcnn.errors.ConfigError: ``base`` is on Drive, and Drive is not mounted.
+
+    Example:
+        >>> results_dir("study", base="/tmp/medcnn-results").as_posix()
+        '/tmp/medcnn-results/study'
+    """
+    import tempfile
+
+    from medcnn.errors import ConfigError
+
+    if base is None:
+        return Path(tempfile.mkdtemp(prefix=f"medcnn-{name}-")) / name
+    base = Path(base).expanduser()
+    on_drive = base == DRIVE_MOUNT or DRIVE_MOUNT in base.parents
+    if on_drive and not (DRIVE_MOUNT / "MyDrive").is_dir():
+        raise ConfigError(
+            f"{base} is on Google Drive, which is not mounted in this session: run "
+            '`from google.colab import drive; drive.mount("/content/drive")` first, or set the results '
+            "folder to None to keep them on the session's disk (lost when the session ends)"
+        )
+    folder = base / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

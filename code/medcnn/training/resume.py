@@ -1,11 +1,15 @@
 """Resume a training stage where a killed run left it, with the same history.
 
 After every epoch :class:`ResumeCheckpoint` writes ``<prefix>resume.npz`` into the
-run folder (under a temporary name, then renamed): every variable of the model being
-fitted (weights, BatchNorm statistics, random-generator states), the optimizer's
-variables (step count, learning rate, Adam's moments), and the state of the study's
-callbacks (early stopping's best value, patience counter and best weights, the
-learning-rate schedule's counters, the best checkpoint's value) and the history rows.
+run folder (under a temporary name, then renamed, with :func:`medcnn.files.atomic_path`):
+the variables of the model being fitted that training can change (the trainable
+weights, and the BatchNorm statistics and random-generator states of layers that are
+not frozen; a frozen backbone's tens of millions of weights are not rewritten every
+epoch), the optimizer's variables (step count, learning rate, Adam's moments), and the
+state of the study's callbacks (early stopping's best value, patience counter and best
+weights, again only those that can change, the learning-rate schedule's counters, the
+best checkpoint's value) and the history rows. Only written when asked
+(``train_classifier(..., resume_state=True)`` or ``resume=True``).
 
 :func:`load_resume_state` reads it back; ``train_classifier(..., resume=True)``
 restores it and continues with ``initial_epoch`` set to the epochs already done, so a
@@ -31,7 +35,7 @@ from medcnn.errors import ConfigError, DataError
 from medcnn.files import atomic_path
 
 RESUME_FILE = "resume.npz"
-RESUME_FORMAT_VERSION = 1
+RESUME_FORMAT_VERSION = 2  # 2: only the variables training can change
 
 
 def resume_path(run_dir, *, file_prefix: str = "") -> Path:
@@ -75,6 +79,46 @@ class ResumeState:
     def finished_for(self, epochs: int) -> bool:
         """True when the stage needs no more epochs to reach ``epochs`` (or stopped early)."""
         return self.stopped_early or self.epoch >= int(epochs)
+
+
+def _frozen_ids(model) -> set[int]:
+    """Ids of the variables of frozen layers (``trainable=False``, at any depth): training leaves them alone."""
+    frozen = set()
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if not layer.trainable:
+            frozen.update(id(variable) for variable in layer.variables)
+    return frozen
+
+
+def changing_variables(model) -> list:
+    """The variables of ``model`` that fitting can change, in ``model.variables`` order.
+
+    Example:
+        >>> len(changing_variables(model)) < len(model.variables)  # doctest: +SKIP
+        True
+    """
+    frozen = _frozen_ids(model)
+    return [variable for variable in model.variables if id(variable) not in frozen]
+
+
+def _changing_weight_positions(model) -> list[int]:
+    """Positions in ``model.get_weights()`` (early stopping's best weights) that fitting can change."""
+    frozen = _frozen_ids(model)
+    return [position for position, weight in enumerate(model.weights) if id(weight) not in frozen]
+
+
+def _full_weights(model, changing_values) -> list:
+    """``model.get_weights()`` with the changing positions replaced by ``changing_values``."""
+    weights = model.get_weights()
+    positions = _changing_weight_positions(model)
+    if len(positions) != len(changing_values):
+        raise ConfigError(
+            f"the resume checkpoint holds {len(changing_values)} best weights, this model changes {len(positions)}; "
+            "resume with the run's own settings, or train into a new run folder"
+        )
+    for position, value in zip(positions, changing_values):
+        weights[position] = np.asarray(value)
+    return weights
 
 
 def _values(variables) -> list:
@@ -128,6 +172,8 @@ def load_resume_state(run_dir, *, file_prefix: str = "") -> ResumeState | None:
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
+            if meta.get("version") != RESUME_FORMAT_VERSION:
+                raise ValueError(f"format {meta.get('version')}, this medcnn reads format {RESUME_FORMAT_VERSION}")
             count_variables, count_optimizer, count_best = meta["counts"]
             variables = [archive[f"variable_{i}"] for i in range(count_variables)]
             optimizer = [archive[f"optimizer_{i}"] for i in range(count_optimizer)]
@@ -158,8 +204,9 @@ def restore_model_state(model, state: ResumeState, *, where: str = "resume check
     Example:
         >>> restore_model_state(model, load_resume_state("runs/a"))  # doctest: +SKIP
     """
-    _check_shapes(where, model.variables, state.variables)
-    for variable, value in zip(model.variables, state.variables):
+    changing = changing_variables(model)
+    _check_shapes(where, changing, state.variables)
+    for variable, value in zip(changing, state.variables):
         variable.assign(value)
     if state.optimizer and model.optimizer is not None:
         if not model.optimizer.built:
@@ -177,11 +224,12 @@ def finish_from_state(model, state: ResumeState) -> None:
     Example:
         >>> finish_from_state(model, state)  # doctest: +SKIP
     """
-    _check_shapes("resume checkpoint", model.variables, state.variables)
-    for variable, value in zip(model.variables, state.variables):
+    changing = changing_variables(model)
+    _check_shapes("resume checkpoint", changing, state.variables)
+    for variable, value in zip(changing, state.variables):
         variable.assign(value)
     if state.best_weights is not None:
-        model.set_weights(state.best_weights)
+        model.set_weights(_full_weights(model, state.best_weights))
 
 
 class ResumeCheckpoint(keras.callbacks.Callback):
@@ -225,7 +273,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
             for name, value in saved["early_stopping"].items():
                 setattr(stopping, name, value)
             if self.state.best_weights is not None:
-                stopping.best_weights = [np.array(value) for value in self.state.best_weights]
+                stopping.best_weights = _full_weights(self.model, self.state.best_weights)
         plateau = self._find("ReduceLROnPlateau")
         if plateau is not None and "plateau" in saved:
             for name, value in saved["plateau"].items():
@@ -246,7 +294,9 @@ class ResumeCheckpoint(keras.callbacks.Callback):
                 "wait": int(stopping.wait), "best": None if stopping.best is None else float(stopping.best),
                 "best_epoch": int(stopping.best_epoch), "stopped_epoch": int(stopping.stopped_epoch),
             }
-            best_weights = stopping.best_weights
+            if stopping.best_weights is not None:
+                positions = _changing_weight_positions(self.model)
+                best_weights = [stopping.best_weights[position] for position in positions]
         if plateau is not None:
             callbacks["plateau"] = {
                 "wait": int(plateau.wait), "best": None if plateau.best is None else float(plateau.best),
@@ -260,7 +310,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
             stopped_early=bool(getattr(self.model, "stop_training", False)),
             rows=list(history.rows) if history is not None else [],
             callbacks=callbacks,
-            variables=_values(self.model.variables),
+            variables=_values(changing_variables(self.model)),
             optimizer=_values(self.model.optimizer.variables) if self.model.optimizer is not None else [],
             best_weights=best_weights,
         )

@@ -1,0 +1,104 @@
+"""What a full run on Colab relies on: results kept on Drive, resume state only when asked,
+the rehearsal's environment overrides of the full profile, a figshare mirror's own file list."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from medcnn.errors import ConfigError, DownloadError
+
+
+def test_results_dir_on_an_unmounted_drive_is_refused(tmp_path, monkeypatch):
+    from medcnn import paths
+
+    monkeypatch.setattr(paths, "DRIVE_MOUNT", tmp_path / "drive")
+    with pytest.raises(ConfigError, match=r'drive\.mount\("/content/drive"\)'):
+        paths.results_dir("study", base=tmp_path / "drive" / "MyDrive" / "medcnn-results")
+    (tmp_path / "drive" / "MyDrive").mkdir(parents=True)
+    folder = paths.results_dir("study", base=tmp_path / "drive" / "MyDrive" / "medcnn-results")
+    assert folder == tmp_path / "drive" / "MyDrive" / "medcnn-results" / "study" and folder.is_dir()
+
+
+def test_results_dir_elsewhere_and_by_default(tmp_path):
+    from medcnn.paths import results_dir
+
+    assert results_dir("retina", base=tmp_path).is_dir()
+    first, second = results_dir("retina"), results_dir("retina")
+    assert first != second and first.name == "retina" and first.parent.is_dir()
+
+
+def test_full_profile_overrides_come_from_the_environment(monkeypatch):
+    from medcnn.profiles import get_profile, rehearsal_images
+
+    for name in ("MEDCNN_EPOCHS", "MEDCNN_FINE_TUNE_EPOCHS", "MEDCNN_WEIGHTS", "MEDCNN_REHEARSAL_IMAGES"):
+        monkeypatch.delenv(name, raising=False)
+    assert get_profile("full").epochs == 100 and get_profile("full").weights == "imagenet"
+    monkeypatch.setenv("MEDCNN_EPOCHS", "2")
+    monkeypatch.setenv("MEDCNN_FINE_TUNE_EPOCHS", "1")
+    monkeypatch.setenv("MEDCNN_WEIGHTS", "none")
+    monkeypatch.setenv("MEDCNN_REHEARSAL_IMAGES", "5")
+    full = get_profile("full")
+    assert (full.name, full.epochs, full.fine_tune_epochs, full.weights, full.image_size) == ("full", 2, 1, None, None)
+    assert full.image_size_for("inceptionv3") == 299
+    assert rehearsal_images() == 5
+    monkeypatch.setenv("MEDCNN_EPOCHS", "zero")
+    with pytest.raises(ConfigError, match=r"\$MEDCNN_EPOCHS='zero'"):
+        get_profile("full")
+    monkeypatch.setenv("MEDCNN_EPOCHS", "2")
+    monkeypatch.setenv("MEDCNN_WEIGHTS", "imagenet21k")
+    with pytest.raises(ConfigError, match="imagenet or none"):
+        get_profile("full")
+
+
+def test_figshare_mirror_lists_its_own_files(tmp_path, monkeypatch):
+    from medcnn.datasets import brain_tumor
+
+    monkeypatch.delenv("MEDCNN_FIGSHARE_PARTS", raising=False)
+    assert brain_tumor.figshare_parts() == brain_tumor.FIGSHARE_PARTS
+    listing = tmp_path / "parts.json"
+    listing.write_text(json.dumps({"cvind.mat": [7005344, 12, "0" * 32]}), encoding="utf-8")
+    monkeypatch.setenv("MEDCNN_FIGSHARE_PARTS", str(listing))
+    assert brain_tumor.figshare_parts() == {"cvind.mat": (7005344, 12, "0" * 32)}
+    listing.write_text("not json", encoding="utf-8")
+    with pytest.raises(DownloadError, match="MEDCNN_FIGSHARE_PARTS"):
+        brain_tumor.figshare_parts()
+
+
+def _batches():
+    from medcnn.batches import ArrayBatches
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 32, 32, 3), dtype="uint8")
+    labels = np.arange(12) % 2
+    train = ArrayBatches(images, labels, num_classes=2, batch_size=4, shuffle=True, seed=1, indices=np.arange(8))
+    validation = ArrayBatches(images, labels, num_classes=2, batch_size=4, indices=np.arange(8, 12))
+    return train, validation
+
+
+@pytest.mark.parametrize("resume_state", [False, True])
+def test_resume_state_only_when_asked(tmp_path, resume_state):
+    import keras
+
+    from medcnn.models.classifier import build_classifier
+    from medcnn.training.fit import train_classifier
+
+    keras.backend.clear_session()
+    model = build_classifier("vgg16", 2, weights=None, input_size=32, seed=0)
+    train, validation = _batches()
+    run_dir = tmp_path / "run"
+    train_classifier(model, train, validation, epochs=1, run_dir=run_dir, seed=0, verbose=0,
+                     feature_cache="off", resume_state=resume_state)  # fmt: skip
+    assert (run_dir / "history.csv").is_file()
+    assert (run_dir / "resume.npz").is_file() == resume_state
+    if resume_state:
+        from medcnn.training.resume import load_resume_state
+
+        state = load_resume_state(run_dir)
+        trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+        # the frozen backbone's weights are not in it: only what training changes
+        assert sum(int(np.size(value)) for value in state.variables) < trainable + 100
+        assert len(state.variables) < len(model.variables)
+        assert state.best_weights is None or len(state.best_weights) < len(model.get_weights())
