@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks browser-tests test-browser test-colab test-notebooks clean
+.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-notebooks clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -68,6 +68,12 @@ test-notebooks: setup
 
 check-notebooks: setup
 	tools/timed.sh "notebooks generated from their chapters" $(PYTHON) tools/check_notebooks.py
+
+# A Colab student's full run of the three dataset chapters, rehearsed offline: full profile, real
+# image size, local stand-ins of figshare and kagglehub, weights=None, MEDCNN_REHEARSAL_IMAGES images
+# per class (default 8) and MEDCNN_EPOCHS epochs (default 2). Prints each chapter's time.
+rehearsal: setup
+	tools/timed.sh "full-profile rehearsal" $(PYTHON) tools/rehearsal.py
 
 # The browser test on the book as it is in _build/html (test-browser builds it first).
 browser-tests: setup-browser
