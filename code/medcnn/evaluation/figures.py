@@ -22,7 +22,15 @@ RIGHT_COLOUR = "#1b5e20"
 SUBSET_ORDER = ("train", "training", "validation", "val", "test")
 
 
-def _new_figure(width: float, height: float):
+def new_figure(width: float, height: float):
+    """An empty figure of ``width`` × ``height`` inches with constrained layout, not shown twice by pyplot.
+
+    Every figure of medcnn starts here, so they share one look.
+
+    Example:
+        >>> new_figure(4, 3).get_size_inches().tolist()
+        [4.0, 3.0]
+    """
     import matplotlib.pyplot as pyplot
 
     figure = pyplot.figure(figsize=(width, height), layout="constrained")
@@ -30,7 +38,18 @@ def _new_figure(width: float, height: float):
     return figure
 
 
-def _set_title(figure, default: str, title: str | None, note: str | None) -> None:
+def set_title(figure, default: str, title: str | None, note: str | None) -> None:
+    """Give ``figure`` its title (``title``, else ``default``), wrapped to its width, with ``note`` below.
+
+    ``note`` is the smoke notice (see :attr:`medcnn.profiles.Profile.note`), so every
+    figure of a smoke run says so under its title.
+
+    Example:
+        >>> figure = new_figure(4, 3)
+        >>> set_title(figure, "Default", None, "SMOKE RUN")
+        >>> figure._suptitle.get_text()
+        'Default\nSMOKE RUN'
+    """
     # About eleven characters of medium-sized text fit in an inch.
     width = max(30, int(figure.get_figwidth() * 11))
     text = textwrap.fill(default if title is None else title, width)
@@ -89,7 +108,7 @@ def plot_confusion_matrix(
     values = fractions if normalize else counts.astype(np.float64)
 
     size = 2.2 + 0.9 * len(names)
-    figure = _new_figure(size + 1.0, size)
+    figure = new_figure(size + 1.0, size)
     axes = figure.add_subplot()
     top = 1.0 if normalize else max(1.0, float(counts.max()))
     image = axes.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=0.0, vmax=top)
@@ -111,7 +130,7 @@ def plot_confusion_matrix(
     axes.set_xlabel("Predicted class")
     axes.set_ylabel("True class")
     kind = "row-normalised, each row sums to 100%" if normalize else "image counts"
-    _set_title(figure, f"Confusion matrix ({kind}) of {len(y_true)} images", title, note)
+    set_title(figure, f"Confusion matrix ({kind}) of {len(y_true)} images", title, note)
     return figure
 
 
@@ -158,7 +177,7 @@ def plot_learning_curves(history, *, title: str | None = None, note: str | None 
     if frame.empty:
         raise ConfigError("history is empty: train for at least one epoch before plotting learning curves")
     epochs = frame["epoch"].to_numpy()
-    figure = _new_figure(10.0, 4.0)
+    figure = new_figure(10.0, 4.0)
     panels = figure.subplots(1, 2)
     best_epoch = None
     if "val_loss" in frame.columns and frame["val_loss"].notna().any():
@@ -188,7 +207,7 @@ def plot_learning_curves(history, *, title: str | None = None, note: str | None 
         if drawn:
             axes.legend(fontsize="small")
         axes.grid(alpha=0.3)
-    _set_title(figure, f"Learning curves over {len(frame)} epochs: loss and accuracy, training and validation",
+    set_title(figure, f"Learning curves over {len(frame)} epochs: loss and accuracy, training and validation",
                title, note)
     return figure
 
@@ -225,7 +244,7 @@ def plot_prediction_grid(
         raise ConfigError(f"count={count}: expected at least one image to show")
     chosen = np.sort(np.random.default_rng(seed).choice(len(y_true), size=min(count, len(y_true)), replace=False))
     rows, columns = _grid(len(chosen), columns=columns)
-    figure = _new_figure(2.6 * columns, 2.9 * rows)
+    figure = new_figure(2.6 * columns, 2.9 * rows)
     panels = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     wrong_count = 0
     for axes, index in zip(panels, chosen):
@@ -246,7 +265,7 @@ def plot_prediction_grid(
             spine.set_linewidth(3 if wrong else 1)
     for axes in panels[len(chosen):]:
         figure.delaxes(axes)
-    _set_title(
+    set_title(
         figure,
         f"{len(chosen)} test images with true and predicted class and the predicted probability "
         f"({wrong_count} misclassified, in red)",
@@ -275,7 +294,7 @@ def plot_roc_curves(
     names = check_class_names(class_names)
     y_true = check_labels(y_true, num_classes=len(names))
     probabilities = check_probabilities(probabilities, num_classes=len(names), num_items=len(y_true))
-    figure = _new_figure(5.5, 5.0)
+    figure = new_figure(5.5, 5.0)
     axes = figure.add_subplot()
     classes = [1] if len(names) == 2 else list(range(len(names)))
     for label in classes:
@@ -296,7 +315,7 @@ def plot_roc_curves(
     axes.legend(loc="lower right", fontsize="small")
     axes.grid(alpha=0.3)
     kind = f"positive class {names[1]!r}" if len(names) == 2 else "one-vs-rest per class"
-    _set_title(figure, f"ROC curves ({kind}) of {len(y_true)} images", title, note)
+    set_title(figure, f"ROC curves ({kind}) of {len(y_true)} images", title, note)
     return figure
 
 
@@ -341,7 +360,7 @@ def plot_class_counts(
     else:
         classes = _ordered(frame[by])
     subsets = [None] if hue is None else _ordered(frame[hue], SUBSET_ORDER)
-    figure = _new_figure(max(5.0, 1.2 * len(classes) * max(1, len(subsets)) ** 0.5 + 2.0), 4.2)
+    figure = new_figure(max(5.0, 1.2 * len(classes) * max(1, len(subsets)) ** 0.5 + 2.0), 4.2)
     axes = figure.add_subplot()
     width = 0.8 / len(subsets)
     positions = np.arange(len(classes))
@@ -358,7 +377,7 @@ def plot_class_counts(
     if hue is not None:
         axes.legend(title=hue.replace("_", " "), fontsize="small")
     per = "" if hue is None else f" and {hue.replace('_', ' ')}"
-    _set_title(figure, f"Images per {by.replace('_', ' ')}{per} ({len(frame)} images in all)", title, note)
+    set_title(figure, f"Images per {by.replace('_', ' ')}{per} ({len(frame)} images in all)", title, note)
     return figure
 
 
@@ -386,7 +405,7 @@ def plot_image_grid(
     if per_class < 1:
         raise ConfigError(f"per_class={per_class}: expected at least one image per class")
     rng = np.random.default_rng(seed)
-    figure = _new_figure(2.2 * per_class + 1.0, 2.3 * len(names))
+    figure = new_figure(2.2 * per_class + 1.0, 2.3 * len(names))
     panels = np.asarray(figure.subplots(len(names), per_class, squeeze=False))
     for label, row in enumerate(panels):
         members = np.flatnonzero(labels == label)
@@ -403,5 +422,5 @@ def plot_image_grid(
                     axes.text(0.5, 0.5, "no images", ha="center", va="center", transform=axes.transAxes)
             if column == 0:
                 axes.set_ylabel(f"{names[label]}\n({len(members)} images)", fontsize="small")
-    _set_title(figure, f"Sample images: up to {per_class} per class, one row per class", title, note)
+    set_title(figure, f"Sample images: up to {per_class} per class, one row per class", title, note)
     return figure

@@ -113,7 +113,7 @@ def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directo
         >>> len(figure.axes[0].patches)
         12
     """
-    from medcnn.evaluation.figures import _new_figure, _set_title
+    from medcnn.evaluation.figures import new_figure, set_title
 
     table = {"brain_tumor": "B.1", "covid19": "B.2", "retina": "B.3"}.get(dataset)
     if table is None:
@@ -126,13 +126,13 @@ def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directo
         interval = metric == "accuracy"
         series[MODEL_NAMES[model]] = (rows[metric], rows["95% low"] if interval else [np.nan] * len(rows),
                                       rows["95% high"] if interval else [np.nan] * len(rows))
-    figure = _new_figure(7, 3.6)
+    figure = new_figure(7, 3.6)
     axes = figure.add_subplot()
     low = min(layout[metric].min(), layout["95% low"].min() if metric == "accuracy" else 1)
     _bars(axes, sizes, series, ylabel=f"test {metric}", ylim=(max(0, low - 0.03), 1.0))
     axes.set_xlabel("batch size")
     axes.legend(fontsize="small", ncols=3, loc="lower right")
-    _set_title(figure, f"Stage 1 on {DATASET_NAMES[dataset]} (Tabla {table}): test {metric} by batch size",
+    set_title(figure, f"Stage 1 on {DATASET_NAMES[dataset]} (Tabla {table}): test {metric} by batch size",
                None, STUDY_NOTE)
     return figure
 
@@ -148,10 +148,10 @@ def plot_published_learning_rate(*, directory=None):
         >>> len(figure.axes), len(figure.axes[0].patches)
         (3, 5)
     """
-    from medcnn.evaluation.figures import _new_figure, _set_title
+    from medcnn.evaluation.figures import new_figure, set_title
 
     layout = published_layout("B.4", directory=directory).reset_index()
-    figure = _new_figure(9, 3.4)
+    figure = new_figure(9, 3.4)
     panels = figure.subplots(1, 3, sharey=True)
     for axes, (dataset, rows) in zip(panels, layout.groupby("dataset", sort=False)):
         rows = rows.sort_values("learning_rate", ascending=False)
@@ -164,7 +164,7 @@ def plot_published_learning_rate(*, directory=None):
         axes.set_title(DATASET_NAMES[dataset], fontsize="small")
         axes.set_xlabel("initial learning rate")
         axes.legend(fontsize="x-small", loc="lower right")
-    _set_title(figure, "Stage 2 (Tabla B.4): test accuracy by learning rate", None, STUDY_NOTE)
+    set_title(figure, "Stage 2 (Tabla B.4): test accuracy by learning rate", None, STUDY_NOTE)
     return figure
 
 
@@ -180,7 +180,7 @@ def plot_published_per_class(dataset: str, *, change: str = "augment", directory
         >>> len(figure.axes[0].patches)
         8
     """
-    from medcnn.evaluation.figures import _new_figure, _set_title
+    from medcnn.evaluation.figures import new_figure, set_title
 
     table = {"augment": "B.5", "fine_tune": "B.6"}.get(change)
     if table is None:
@@ -197,13 +197,13 @@ def plot_published_per_class(dataset: str, *, change: str = "augment", directory
         series[stage] = (values, part["95% low"], part["95% high"])
     words = {"augment": "augmentation", "fine_tune": "fine-tuning"}[change]
     labels = ["all (accuracy)" if name == AVERAGE else name.replace("_", " ") for name in classes]
-    figure = _new_figure(7, 3.4)
+    figure = new_figure(7, 3.4)
     axes = figure.add_subplot()
     lowest = min(min(values) for values, _, _ in series.values())
     _bars(axes, labels, {f"{stage} {words}": value for stage, value in series.items()},
           ylabel="recall (images of the class found)", ylim=(max(0, lowest - 0.12), 1.0))
     axes.legend(fontsize="small", loc="lower right")
-    _set_title(figure, f"{DATASET_NAMES[dataset]}: per class before and after {words} (Tabla {table})", None, STUDY_NOTE)
+    set_title(figure, f"{DATASET_NAMES[dataset]}: per class before and after {words} (Tabla {table})", None, STUDY_NOTE)
     return figure
 
 

@@ -362,7 +362,7 @@ def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: st
     Example:
         >>> figure = plot_metric_by_batch_size(read_results("study"), dataset="covid19")  # doctest: +SKIP
     """
-    from medcnn.evaluation.figures import _new_figure, _set_title
+    from medcnn.evaluation.figures import new_figure, set_title
 
     rows = stage_results(results, stage=1, dataset=dataset, stages=stages, select_on=select_on)
     if rows.empty:
@@ -374,10 +374,10 @@ def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: st
     published = load_published_results() if published is None else published
     groups = sorted({group for group, _ in values})
     series = list(dict.fromkeys(name for _, name in values))
-    figure = _new_figure(7, 4)
+    figure = new_figure(7, 4)
     _bars(figure, groups, series, values, spreads, _published_marks(published, rows, metric, key),
           xlabel="batch size", ylabel=metric.replace("_", " "))
-    _set_title(figure, f"Stage 1 on {dataset}: test {metric.replace('_', ' ')} by batch size and model", title, note)
+    set_title(figure, f"Stage 1 on {dataset}: test {metric.replace('_', ' ')} by batch size and model", title, note)
     return figure
 
 
@@ -389,7 +389,7 @@ def plot_metric_by_learning_rate(results: pd.DataFrame, *, dataset: str, metric:
     Example:
         >>> figure = plot_metric_by_learning_rate(read_results("study"), dataset="covid19")  # doctest: +SKIP
     """
-    from medcnn.evaluation.figures import _new_figure, _set_title
+    from medcnn.evaluation.figures import new_figure, set_title
 
     rows = stage_results(results, stage=2, dataset=dataset, stages=stages, select_on=select_on)
     if rows.empty:
@@ -401,8 +401,8 @@ def plot_metric_by_learning_rate(results: pd.DataFrame, *, dataset: str, metric:
     spreads = {key(row): row.get(f"{metric}_std", np.nan) for _, row in summary.iterrows()}
     published = load_published_results() if published is None else published
     groups = list(dict.fromkeys(group for group, _ in values))
-    figure = _new_figure(7, 4)
+    figure = new_figure(7, 4)
     _bars(figure, groups, [name], values, spreads, _published_marks(published, rows, metric, key),
           xlabel="initial learning rate", ylabel=metric.replace("_", " "))
-    _set_title(figure, f"Stage 2 on {dataset}: test {metric.replace('_', ' ')} by learning rate", title, note)
+    set_title(figure, f"Stage 2 on {dataset}: test {metric.replace('_', ' ')} by learning rate", title, note)
     return figure
