@@ -172,3 +172,22 @@ def test_dataset_pages_are_screenshotted(page, site_url):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(target), full_page=True)
         assert target.stat().st_size > 10_000, f"{target} looks empty"
+
+
+MATH_PAGES = [
+    name for name in PAGES
+    if (REPOSITORY / f"{name}.md").is_file()
+    and re.search(r"\$\$|\{math\}", (REPOSITORY / f"{name}.md").read_text())
+]
+
+
+@pytest.mark.parametrize("name", MATH_PAGES[:3])
+def test_equations_render_offline(page, site_url, name):
+    # MathJax is served with the site (sphinx-mathjax-offline), so with every outside request
+    # blocked the equations are still typeset: MathJax replaces each by an <mjx-container>.
+    errors = _open(page, site_url, f"{name}.html")
+    page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
+    assert page.locator("mjx-container").count() >= 1, f"{name}: no equation was typeset"
+    raw = page.locator("main").inner_text()
+    assert "\\frac" not in raw and "\\sum" not in raw, f"{name}: raw LaTeX left on the page"
+    assert errors == [], f"{name}: JavaScript errors: {errors}"
