@@ -18,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from medcnn.datasets import study_datasets
+from medcnn.experiments.stages import STUDY_STAGES
 from medcnn.profiles import PROFILES
 
-STAGE_CHOICES = ("1", "2", "3", "4", "all")
+STAGE_CHOICES = (*(str(stage.number) for stage in STUDY_STAGES), "all")
 SELECT_ON = ("val", "test")  # medcnn.experiments.select.SELECT_ON, without importing pandas here
 DEFAULT_SELECT_ON = "val"
 DATASET_CHOICES = (*study_datasets(), "all")
@@ -49,7 +50,7 @@ def command_study(arguments) -> int:
     if arguments.shard is None or parse_shard(arguments.shard)[1] == 1:
         results = read_results(summary.table)
         datasets = STUDY_DATASETS if arguments.dataset == "all" else (arguments.dataset,)
-        stages = (1, 2, 3, 4) if arguments.stage == "all" else (int(arguments.stage),)
+        stages = [stage.number for stage in STUDY_STAGES] if arguments.stage == "all" else (int(arguments.stage),)
         for dataset in datasets:
             for stage in stages:
                 rows = stage_results(results, stage=stage, dataset=dataset, select_on=arguments.select_on)
@@ -83,7 +84,7 @@ def register(subcommands) -> None:
     command = subcommands.add_parser("study", help=text, description=text)
     command.set_defaults(function=command_study)
     command.add_argument("--dataset", required=True, choices=DATASET_CHOICES, help="one dataset, or all three")
-    command.add_argument("--stage", required=True, choices=STAGE_CHOICES, help="one stage, or all four in order")
+    command.add_argument("--stage", required=True, choices=STAGE_CHOICES, help="one stage, or all in order")
     command.add_argument("--profile", choices=tuple(PROFILES), help="smoke (default; $MEDCNN_PROFILE) or full")
     command.add_argument("--seeds", type=int, default=1, help="run each configuration with seeds 0 … N-1 (default 1)")
     command.add_argument("--shard", help="I/N: run the I-th of N equal shares of the stage (one stage per call)")

@@ -25,8 +25,8 @@ import pandas as pd
 from medcnn.errors import DataError
 from medcnn.evaluation.intervals import wilson_interval
 from medcnn.experiments.published import AVERAGE, load_study_subsets, load_study_tables
+from medcnn.models.backbones import display_name
 
-MODEL_NAMES = {"vgg16": "VGG-16", "resnet50": "ResNet-50", "inceptionv3": "Inception-V3"}
 DATASET_NAMES = {"brain_tumor": "brain tumour MRI", "covid19": "COVID-19 X-ray", "retina": "retinal fundus"}
 STUDY_NOTE = "The study's published figures (not a run of this site); bars: 95 % Wilson intervals from its counts."
 
@@ -124,7 +124,7 @@ def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directo
     for model, rows in layout.groupby("model", sort=False):
         rows = rows.set_index("batch_size").loc[sizes]
         interval = metric == "accuracy"
-        series[MODEL_NAMES[model]] = (rows[metric], rows["95% low"] if interval else [np.nan] * len(rows),
+        series[display_name(model)] = (rows[metric], rows["95% low"] if interval else [np.nan] * len(rows),
                                       rows["95% high"] if interval else [np.nan] * len(rows))
     figure = new_figure(7, 3.6)
     axes = figure.add_subplot()

@@ -29,7 +29,7 @@ from medcnn.errors import DataError
 from medcnn.experiments.published import KEY_COLUMNS, load_published_results
 from medcnn.experiments.results import COMPLETED, config_from_row
 from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, summarize_settings
-from medcnn.experiments.stages import STUDY_STAGES, describe_setting, get_stage
+from medcnn.experiments.stages import STUDY_DATASETS, STUDY_STAGES, describe_setting, get_stage
 from medcnn.models.backbones import display_name
 
 LAYOUT_METRICS = {
@@ -238,7 +238,7 @@ def side_by_side(results: pd.DataFrame, *, published: pd.DataFrame | None = None
 
 
 def compare_best(results: pd.DataFrame, *, published: pd.DataFrame | None = None, stages=STUDY_STAGES,
-                 datasets=("brain_tumor", "covid19", "retina"), select_on: str = DEFAULT_SELECT_ON) -> pd.DataFrame:
+                 datasets=STUDY_DATASETS, select_on: str = DEFAULT_SELECT_ON) -> pd.DataFrame:
     """Per dataset: the study's best configuration and test accuracy beside the reproduction's.
 
     Columns ``published configuration``, ``published accuracy``, ``reproduced
