@@ -77,6 +77,25 @@ SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 # the study's augmentation for this dataset (ImageDataGenerator's units; see medcnn.augment)
 AUGMENTATION = AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True)
 IN_STUDY = True  # whether the study's stages run on it
+
+
+def read_mat_image(path) -> np.ndarray:
+    """One slice's image as 8-bit grey: ``cjdata/image`` read with h5py, transposed back
+    from MATLAB's column-major order, scaled to 0..255 by its own minimum and maximum as
+    the dataset's README does (``uint8(255/(max-min)*(im-min))``; a constant image gives zeros).
+
+    Example:
+        >>> read_mat_image("brain_tumor/1.mat").dtype  # doctest: +SKIP
+        dtype('uint8')
+    """
+    from medcnn.datasets.matlab import read_mat_record
+    from medcnn.images.decode import min_max_to_uint8
+
+    return min_max_to_uint8(read_mat_record(path, include_image=True).image)
+
+
+# the formats of this dataset that medcnn.images.decode.read_image does not read itself
+IMAGE_READERS = {".mat": read_mat_image}
 INNER_RANGES = ((1, 766), (767, 1532), (1533, 2298), (2299, 3064))
 IMAGE_COUNT = 3064
 LAYOUT = f"""  {DOWNLOAD_NAME}                          (the figshare download), or

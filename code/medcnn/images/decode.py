@@ -3,10 +3,9 @@
 Every reader, cache and figure goes through :func:`read_image`, so every image
 reaches the model the same way: an array of shape (height, width, 3), dtype uint8.
 
-- ``.mat`` (the brain tumor dataset, MATLAB v7.3): ``cjdata/image`` read with h5py,
-  transposed back from MATLAB's column-major order, and scaled to 0..255 by its own
-  minimum and maximum, as the dataset's README does with
-  ``uint8(255/(max-min)*(im-min))``; a constant image becomes zeros.
+- a format that only a dataset uses is read by the reader its record names in
+  ``IMAGE_READERS`` (file suffix → function returning a 2-D grey or an RGB array; the
+  brain tumor dataset's ``.mat`` files, for example); grey readings are made RGB here;
 - PNG, JPEG, BMP, TIFF through Pillow: grayscale becomes three equal channels;
   16-bit and 32-bit grayscale are scaled by their own minimum and maximum to 8 bits;
   alpha is dropped; palette images are expanded to RGB.
@@ -48,11 +47,32 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
 
 
-def _read_mat(path: Path) -> np.ndarray:
-    from medcnn.datasets.matlab import read_mat_record
+_DATASET_READERS: dict[str, object] | None = None
 
-    record = read_mat_record(path, include_image=True)
-    return _gray_to_rgb(min_max_to_uint8(record.image))
+
+def dataset_readers() -> dict:
+    """File suffix → reader, from the ``IMAGE_READERS`` of every dataset record (read once).
+
+    Example:
+        >>> sorted(dataset_readers())
+        ['.mat']
+    """
+    global _DATASET_READERS
+    if _DATASET_READERS is None:
+        from medcnn.datasets import DATASET_KEYS, get_dataset
+
+        readers = {}
+        for key in DATASET_KEYS:
+            readers.update(getattr(get_dataset(key), "IMAGE_READERS", {}))
+        _DATASET_READERS = readers
+    return _DATASET_READERS
+
+
+def _read_with(reader, path: Path) -> np.ndarray:
+    image = np.asarray(reader(path))
+    if image.ndim == 2:
+        image = _gray_to_rgb(image if image.dtype == np.uint8 else min_max_to_uint8(image))
+    return image
 
 
 def _read_pillow(path: Path) -> np.ndarray:
@@ -81,7 +101,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as RGB uint8 of shape (height, width, 3).
 
     Args:
-        path: a ``.mat`` file of the brain tumor dataset, or a PNG/JPEG/BMP/TIFF file.
+        path: a PNG/JPEG/BMP/TIFF file, or a file a dataset's ``IMAGE_READERS`` reads
+            (the brain tumor dataset's ``.mat``).
 
     Raises:
         DataError: the file is missing, empty, truncated, or not an image.
@@ -100,6 +121,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: no such image file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the image file is empty (0 bytes); replace it or download the dataset again")
-    if path.suffix.lower() == ".mat":
-        return _read_mat(path)
+    reader = dataset_readers().get(path.suffix.lower())
+    if reader is not None:
+        return _read_with(reader, path)
     return _read_pillow(path)
