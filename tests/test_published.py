@@ -1,5 +1,7 @@
 """The study's tables as data: every number transcribed, its arithmetic checked, every misprint listed."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,3 +243,20 @@ def test_published_layouts_and_charts():
         published_layout("B.9")
     with pytest.raises(DataError, match="augment"):
         plot_published_per_class("retina", change="dropout")
+
+
+def test_related_work_cites_the_studys_papers():
+    from medcnn.related_work import load_related_work
+
+    rows = load_related_work().set_index("key")
+    assert "ultrasound" in rows.loc["wang2020", "data"] and "0.919" in rows.loc["wang2020", "result"]
+    assert "leukaemia" in rows.loc["tran2018", "task"] and "96.6%" in rows.loc["tran2018", "result"]
+    assert "88.8%" in rows.loc["tran2018", "result"] and "108" in rows.loc["tran2018", "data"]
+    assert "97.01% (65 of 67" in rows.loc["cinar2020", "result"] and "253" in rows.loc["cinar2020", "data"]
+    assert "75.68%" in rows.loc["araujo2017", "result"] and "77.8%" in rows.loc["araujo2017", "result"]
+    assert "85.3%" in rows.loc["booKyeong2020", "result"]
+    assert rows.loc["litjens2017", "group"] == "previous work"
+    bibliography = (Path(__file__).resolve().parent.parent / "references.bib").read_text(encoding="utf-8")
+    for key in ("wang2020", "tran2018", "booKyeong2020", "litjens2017", "study"):
+        assert f"{{{key}," in bibliography, key
+    assert "COVID-Net" not in bibliography and "Segmentation" not in bibliography
