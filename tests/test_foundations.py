@@ -133,7 +133,11 @@ def test_tensorflow_log_is_hidden_where_keras_is_imported(stem):
 
 
 def test_related_work_data_file():
-    with open(FOUNDATIONS / "data" / "related_work.csv", encoding="utf-8", newline="") as handle:
+    import medcnn.related_work
+
+    # the table ships inside the package (medcnn/related_work/related_work.csv)
+    path = Path(medcnn.related_work.__file__).with_name("related_work.csv")
+    with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     keys = [row["key"] for row in rows]
     assert len(keys) == len(set(keys))
