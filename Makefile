@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-notebooks clean
+.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -101,18 +101,26 @@ $(COLAB_VENV)/.installed: requirements-colab.txt
 	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
 	touch $@
 
-test-colab: $(COLAB_VENV)/.installed
+test-colab: test-colab-units test-colab-chapters
+
+$(COLAB_VENV)/.medcnn: $(COLAB_VENV)/.installed FORCE
 	$(COLAB_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps ./code
 	$(COLAB_VENV)/bin/python -m pip check  # medcnn's lower bounds admit every Colab pin: nothing replaced
 	$(COLAB_VENV)/bin/python -c "import keras, numpy, tensorflow, kagglehub, medcnn; print('Colab stack: keras', keras.__version__, 'tensorflow', tensorflow.__version__, 'numpy', numpy.__version__, 'kagglehub', kagglehub.__version__, '- medcnn from', medcnn.__file__)"
+
+test-colab-units: $(COLAB_VENV)/.medcnn
 	$(COLAB_VENV)/bin/python -m pytest -q tests -m "not integration and not browser" -p no:cacheprovider \
 	  $(addprefix --ignore=tests/,$(COLAB_SKIP_TESTS))
+
+test-colab-chapters: $(COLAB_VENV)/.medcnn
 	@for notebook in $(COLAB_CHAPTERS); do \
 	  folder=$$(mktemp -d) && cp $$notebook $$folder/ && echo "running $$notebook alone in $$folder" && \
 	  (cd $$folder && MEDCNN_PROFILE=smoke MEDCNN_DATA_DIR=$$folder/data $(CURDIR)/$(COLAB_VENV)/bin/jupyter-nbconvert \
 	    --to notebook --execute --ExecutePreprocessor.timeout=1200 --output executed.ipynb $$(basename $$notebook)) \
 	  && rm -rf $$folder || exit 1; \
 	done
+
+FORCE:
 
 clean:
 	rm -rf _build runs
