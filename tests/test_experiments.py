@@ -349,7 +349,7 @@ def test_command_line_registers_both_commands_and_reports_errors(tmp_path, capsy
     from medcnn.cli import main
 
     status = main(["study", "--dataset", "retina", "--stage", "2", "--out", str(tmp_path), "--data-dir", str(tmp_path)])
-    assert status == 2
+    assert status == 3  # DataError
     assert "run `study --stage 1` first" in capsys.readouterr().err
     first = TINY.config(dataset="retina", backbone="vgg16", batch_size=4)
     pd.DataFrame([_fake_row(first)]).to_csv(tmp_path / "a.csv", index=False)

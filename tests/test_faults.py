@@ -84,7 +84,7 @@ def test_train_skip_bad_records_the_skipped_images_in_the_run(tmp_path, capsys):
         (root / relative).write_bytes(b"")
     arguments = ["train", "--dataset", "folder", "--root", str(root), "--epochs", "1", "--batch-size", "4",
                  "--verbose", "0", "--out", str(tmp_path / "run")]
-    assert main(arguments) == 2
+    assert main(arguments) == 3  # DataError
     error = capsys.readouterr().err
     assert f"2 of {len(index)} images cannot be read" in error and all(name in error for name in broken) and "--skip-bad" in error
     assert main(arguments + ["--skip-bad"]) == 0
@@ -316,7 +316,7 @@ def test_no_network_in_the_full_profile_names_the_url_and_the_manual_fix(tmp_pat
     monkeypatch.setenv(brain_tumor.FIGSHARE_FILES_VARIABLE, f"http://127.0.0.1:{port}/files")
     status = main(["download", "--dataset", "brain_tumor", "--data-dir", str(tmp_path)])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and len(lines) == 2
+    assert status == 4 and len(lines) == 2  # DownloadError
     first_id = brain_tumor.FIGSHARE_PARTS["brainTumorDataPublic_1-766.zip"][0]
     assert f"http://127.0.0.1:{port}/v2/file/download/{first_id}" in lines[0]
     assert f"http://127.0.0.1:{port}/files/{first_id}" in lines[0]
@@ -337,7 +337,7 @@ def test_kaggle_credentials_never_appear_in_messages(tmp_path, monkeypatch, caps
     monkeypatch.setattr(kagglehub, "dataset_download", failing)
     status = main(["download", "--dataset", "retina", "--data-dir", str(tmp_path)])
     captured = capsys.readouterr()
-    assert status == 2 and "401 Unauthorized" in captured.err and "KAGGLE_KEY" in captured.err
+    assert status == 4 and "401 Unauthorized" in captured.err  # DownloadError and "KAGGLE_KEY" in captured.err
     assert secret not in captured.err and secret not in captured.out and "***" in captured.err
     with pytest.raises(DownloadError) as caught:
         main(["--debug", "download", "--dataset", "retina", "--data-dir", str(tmp_path)])
@@ -438,7 +438,7 @@ def test_nan_loss_reaches_the_command_line_in_two_lines(tmp_path, capsys, monkey
     monkeypatch.setattr(pipeline, "train_and_evaluate", diverging)
     status = main(["train", "--dataset", "covid19", "--root", str(tmp_path), "--out", str(tmp_path / "run")])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and len(lines) == 2
+    assert status == 7 and len(lines) == 2
     assert lines[0].startswith("medcnn train: TrainingError: loss became nan in epoch 3 at learning rate 0.1")
     assert "too high a learning rate; try 0.01" in lines[0]
 
@@ -446,7 +446,7 @@ def test_nan_loss_reaches_the_command_line_in_two_lines(tmp_path, capsys, monkey
 def test_debug_shows_the_traceback(tmp_path, capsys):
     with pytest.raises(DataError, match="no such folder"):
         main(["--debug", "index", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "i.csv")])
-    assert main(["index", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "i.csv")]) == 2
+    assert main(["index", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "i.csv")]) == 3
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "Traceback" not in lines[0] and "python -m medcnn download --dataset retina" in lines[0]
 
@@ -455,7 +455,7 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     "arguments, expected",
     [
         (["--batch-size", "0"], "batch_size=0: expected a positive whole number"),
-        (["--learning-rate", "-0.001"], "learning_rate=-0.001: expected a positive number"),
+        (["--learning-rate", "-0.001"], "learning_rate=-0.001: expected a finite positive number"),
         (["--backbone", "inceptionv3", "--image-size", "64"], "image_size=64: inceptionv3 needs at least 75 px"),
         (["--image-size", "16"], "image_size=16: vgg16 needs at least 32 px"),
     ],

@@ -60,7 +60,7 @@ def test_bad_configuration_is_rejected_before_any_work(tmp_path, capsys):
     with pytest.raises(ConfigError, match="learning_rate"):
         RunConfig(learning_rate=0).resolved()
     status = main(["train", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "run")])
-    assert status == 2
+    assert status == 3  # DataError
     error = capsys.readouterr().err
     assert "absent" in error and "Traceback" not in error
 

@@ -1,8 +1,11 @@
 """The command line: ``python -m medcnn <command>`` for everything a chapter does.
 
-Each command has ``--help``. Errors that medcnn raises on purpose are printed on
-one or two lines and the command exits with status 2; ``--debug`` shows the
-traceback instead.
+Each command has ``--help``. Every failure is printed on one or two lines, never as a
+traceback, and the command exits with a status that says what kind of failure it was
+(:data:`medcnn.errors.EXIT_CODES`, listed by ``python -m medcnn --help``); ``--debug``
+shows the traceback instead. Operating-system errors (read-only folder, permission,
+full disk, a file where a folder belongs) are named with their path and the way out;
+any other exception is an internal error with a one-line summary and how to report it.
 
 Example:
     >>> main(["--help"])  # doctest: +SKIP
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from medcnn.config import FEATURE_CACHE_CHOICES
 from medcnn.datasets import DATASET_KEYS as DATASET_CHOICES
-from medcnn.errors import MedcnnError
+from medcnn.errors import INTERNAL_ERROR_EXIT_CODE
 from medcnn.models.backbones import BACKBONE_KEYS as BACKBONE_CHOICES
 from medcnn.profiles import PROFILES
 
@@ -44,6 +47,15 @@ def command_download(arguments) -> int:
 def command_synth(arguments) -> int:
     from medcnn.datasets import get_dataset
 
+    from medcnn.config import MAX_SEED
+    from medcnn.errors import ConfigError
+    from medcnn.files import check_writable
+
+    if not 1 <= arguments.per_class <= 100_000:
+        raise ConfigError(f"--per-class {arguments.per_class}: expected a whole number from 1 to 100000")
+    if not 0 <= arguments.seed <= MAX_SEED:
+        raise ConfigError(f"--seed {arguments.seed}: expected a whole number from 0 to {MAX_SEED}")
+    check_writable(arguments.root, what="the synthetic dataset", fix=WRITE_FIXES["synth"], folder=True)
     path = get_dataset(arguments.dataset).write_synthetic(arguments.root, per_class=arguments.per_class, seed=arguments.seed)
     print(f"synthetic {arguments.dataset} stand-in written to {path} (in the real on-disk format)")
     return 0
@@ -53,6 +65,9 @@ def command_index(arguments) -> int:
     from medcnn.datasets import get_dataset
     from medcnn.splits import write_manifest
 
+    from medcnn.files import check_writable
+
+    check_writable(arguments.out, what="the index CSV", fix=WRITE_FIXES["index"])
     index = get_dataset(arguments.dataset).index(_root(arguments))
     write_manifest(index, arguments.out)
     print(index.groupby("class_name", sort=False).size().to_string())
@@ -64,6 +79,9 @@ def command_split(arguments) -> int:
     from medcnn.data import load_index, split_index
     from medcnn.splits import subset_counts, write_manifest
 
+    from medcnn.files import check_writable
+
+    check_writable(arguments.out, what="the manifest", fix=WRITE_FIXES["split"])
     index = load_index(arguments.dataset, _root(arguments))
     manifest = split_index(index, dataset=arguments.dataset, strategy=arguments.strategy, seed=arguments.seed)
     write_manifest(manifest, arguments.out)
@@ -92,9 +110,15 @@ def command_train(arguments) -> int:
         seed=arguments.seed,
         feature_cache=arguments.feature_cache,
     )
+    from medcnn.files import check_writable
+
+    config.resolved()  # every setting checked before anything is written
+    check_writable(arguments.out, what="the run folder", fix=WRITE_FIXES["train"], folder=True)
+    if arguments.cache_dir:
+        check_writable(arguments.cache_dir, what="the image cache", fix=WRITE_FIXES["train"], folder=True)
     result = train_and_evaluate(
         config, root=_root(arguments), out=arguments.out, cache_dir=arguments.cache_dir, verbose=arguments.verbose,
-        skip_bad=arguments.skip_bad, resume=arguments.resume,
+        skip_bad=arguments.skip_bad, resume=arguments.resume, overwrite=arguments.overwrite,
     )
     print(result.summary())
     return 0
@@ -141,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         >>> build_parser().parse_args(["synth", "--dataset", "retina", "--root", "/tmp/r"]).per_class
         8
     """
-    parser = argparse.ArgumentParser(prog="python -m medcnn", description="Classify medical images with CNNs: the course's command line.")
+    from medcnn.errors import EXIT_CODES
+
+    epilog = "exit status:\n" + "\n".join(f"  {status:>3}  {meaning}" for status, meaning in EXIT_CODES)
+    parser = argparse.ArgumentParser(prog="python -m medcnn", description="Classify medical images with CNNs: the course's command line.",
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -196,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="leave unreadable images out (recorded in the run's manifest) instead of stopping")
     command.add_argument("--resume", action="store_true",
                          help="continue a killed run in --out from its last finished epoch (same settings)")
+    command.add_argument("--overwrite", action="store_true",
+                         help="clear --out first when it holds another run (without it, such a folder is refused)")
     command.add_argument("--out", required=True, help="run folder to write")
 
     command = add("evaluate", command_evaluate, "evaluate a trained run folder again and rewrite its report")
@@ -222,8 +252,9 @@ INTERRUPT_HINTS = {
 def main(argv=None) -> int:
     """Run the command line; return the exit status.
 
-    A :class:`~medcnn.errors.MedcnnError` is printed on one or two lines (secrets hidden)
-    and gives status 2; ``--debug`` raises it with its traceback instead.
+    Every exception becomes one or two lines on standard error (secrets hidden) and the
+    exit status of its kind (:data:`medcnn.errors.EXIT_CODES`); ``--debug`` raises it with
+    its traceback instead.
 
     Example:
         >>> main(["cite", "--dataset", "retina"])  # doctest: +SKIP
@@ -232,13 +263,72 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     try:
         return arguments.function(arguments)
-    except MedcnnError as error:
-        if arguments.debug:
-            raise
-        print(f"medcnn {arguments.command}: {type(error).__name__}: {hide_secrets(str(error))}", file=sys.stderr)
-        print("(run with --debug for the traceback)", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         hint = INTERRUPT_HINTS.get(arguments.command, "")
         print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept{hint}", file=sys.stderr)
-        return 130
+        from medcnn.errors import INTERRUPTED_EXIT_CODE
+
+        return INTERRUPTED_EXIT_CODE
+    except BaseException as error:  # noqa: BLE001 - every failure becomes a message
+        if arguments.debug or isinstance(error, SystemExit):
+            raise
+        kind, message, status = describe_failure(error, command=arguments.command)
+        print(f"medcnn {arguments.command}: {kind}: {hide_secrets(message)}", file=sys.stderr)
+        print("(run with --debug for the traceback)" if status != INTERNAL_ERROR_EXIT_CODE else
+              f"(please report it with the output of `python -m medcnn --debug {arguments.command} ...`)",
+              file=sys.stderr)
+        return status
+
+
+WRITE_FIXES = {
+    "download": "download into another folder with --data-dir or --root",
+    "synth": "write into another folder with --root",
+    "index": "write the CSV elsewhere with --out",
+    "split": "write the manifest elsewhere with --out",
+    "train": "write the run elsewhere with --out, and decoded images with --cache-dir",
+    "evaluate": "copy the run folder somewhere writable, or use --cache-dir elsewhere",
+    "study": "write the study elsewhere with --out (and datasets with --data-dir)",
+    "study-merge": "write the merged table elsewhere with --out",
+    "bench": "write the benchmark elsewhere",
+}
+
+DAMAGED_FILE_MODULES = ("zlib", "zipfile", "json", "csv", "pickle", "h5py", "gzip", "tarfile")
+"""Modules whose exceptions mean a file read was damaged or malformed (plus pandas' parser errors)."""
+
+
+def describe_failure(error: BaseException, *, command: str) -> tuple[str, str, int]:
+    """``(kind, message, exit status)`` for any exception a command raised.
+
+    Example:
+        >>> import errno
+        >>> describe_failure(OSError(errno.EACCES, "Permission denied", "/runs/a"), command="train")[::2]
+        ('FileSystemError', 6)
+        >>> describe_failure(TypeError("unsupported operand"), command="train")[::2]
+        ('internal error', 70)
+    """
+    from medcnn.errors import (
+        INTERNAL_ERROR_EXIT_CODE,
+        OUT_OF_MEMORY_EXIT_CODE,
+        DataError,
+        MedcnnError,
+        os_error_message,
+    )
+
+    if isinstance(error, OSError) and error.errno is not None:
+        error = os_error_message(error, fix=WRITE_FIXES.get(command))
+    if isinstance(error, MedcnnError):
+        return type(error).__name__, str(error), getattr(error, "exit_code", 1)
+    if isinstance(error, MemoryError):
+        return ("MemoryError", "out of memory; use a smaller --batch-size or --image-size, or a machine with more "
+                "memory", OUT_OF_MEMORY_EXIT_CODE)
+    module = type(error).__module__.split(".")[0]
+    name = type(error).__name__
+    if (module in DAMAGED_FILE_MODULES or name in ("ParserError", "EmptyDataError")
+            or isinstance(error, (EOFError, UnicodeDecodeError))):
+        damaged = DataError(f"a file it read is damaged or malformed ({module}.{name}: {str(error)[:200]}); "
+                            "delete the damaged file (a cache is rebuilt, a download fetched again) and run again")
+        return "DataError", str(damaged), damaged.exit_code
+    summary = str(error).splitlines()[0][:200] if str(error) else ""
+    return ("internal error",
+            f"{name}: {summary} (this is a bug in medcnn, not in your data)", INTERNAL_ERROR_EXIT_CODE)
+

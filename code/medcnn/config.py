@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 
 from medcnn.errors import ConfigError
+
+MAX_SEED = 2**32 - 1
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 65_536
+MAX_LEARNING_RATE = 10.0
+MAX_IMAGE_SIZE = 1024
+"""The largest settings :meth:`RunConfig.validate` accepts (seeds: NumPy's range; sizes: what a GPU holds)."""
 
 FEATURE_CACHE_CHOICES = ("auto", "on", "off")
 """How the frozen-backbone stage may use cached backbone features (see :mod:`medcnn.training.features`):
@@ -85,16 +93,31 @@ class RunConfig:
                 f"image_size={self.image_size}: {self.backbone} needs at least {backbone.min_size} px; "
                 f"use --image-size {backbone.min_size} or more (its ImageNet size is {backbone.default_size})"
             )
-        if not isinstance(self.batch_size, int) or self.batch_size <= 0:
-            raise ConfigError(f"batch_size={self.batch_size}: expected a positive whole number (the study used 32-256)")
+        if self.image_size is not None and (not _whole(self.image_size) or self.image_size > MAX_IMAGE_SIZE):
+            raise ConfigError(
+                f"image_size={self.image_size}: expected a whole number of pixels up to {MAX_IMAGE_SIZE} "
+                f"(the model's activations grow with the square of the side, and the image cache needs "
+                f"side x side x 3 bytes per image on disk); {self.backbone}'s ImageNet size is {backbone.default_size}"
+            )
+        if not _whole(self.batch_size) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch_size={self.batch_size}: expected a whole number from 1 to {MAX_BATCH_SIZE} "
+                              "(the study used 32-256)")
         for name in ("learning_rate", "fine_tune_learning_rate"):
             value = getattr(self, name)
-            if not value > 0:
-                raise ConfigError(f"{name}={value}: expected a positive number (the study used 1e-1 to 1e-5)")
-        for name in ("epochs", "fine_tune_epochs"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
+                raise ConfigError(f"{name}={value}: expected a finite positive number (the study used 1e-1 to 1e-5)")
+            if value > MAX_LEARNING_RATE:
+                raise ConfigError(f"{name}={value}: expected at most {MAX_LEARNING_RATE:g} (Adam diverges far below "
+                                  "that; the study used 1e-1 to 1e-5)")
+        for name, least in (("epochs", 1), ("fine_tune_epochs", 0)):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ConfigError(f"{name}={value}: expected a whole number of epochs, 0 or more")
+            if value is not None and (not _whole(value) or not least <= value <= MAX_EPOCHS):
+                raise ConfigError(f"{name}={value}: expected a whole number of epochs from {least} to {MAX_EPOCHS}")
+        if not _whole(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed={self.seed}: expected a whole number from 0 to {MAX_SEED} (NumPy's seed range)")
+        for name in ("augment", "fine_tune"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}={getattr(self, name)!r}: expected True or False")
         if self.weights not in (None, "imagenet", "profile"):
             raise ConfigError(f"weights={self.weights!r}: expected 'imagenet' or None (random initialisation)")
         if self.feature_cache not in FEATURE_CACHE_CHOICES:
@@ -123,3 +146,8 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown}; expected some of {sorted(names)}")
         return cls(**values)
+
+
+def _whole(value) -> bool:
+    """True for a whole number that is not a bool (``True`` is an ``int`` in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -137,7 +137,7 @@ def atomic_path(path, *, what: str | None = None, fix: str | None = None, suffix
         _remove(temporary)
         if is_disk_full(error):
             raise disk_full_error(path.parent, what=what or path.name, fix=fix) from None
-        raise
+        raise _named(error, path, fix=fix) from None
     except BaseException:
         _remove(temporary)
         raise
@@ -174,7 +174,7 @@ def atomic_paths(*paths, what: str | None = None, fix: str | None = None, needed
         if is_disk_full(error):
             folder = targets[0].parent
             raise disk_full_error(folder, what=what or targets[0].name, needed=needed, fix=fix) from None
-        raise
+        raise _named(error, targets[-1], fix=fix) from None
     except BaseException:
         for temporary in temporaries:
             _remove(temporary)
@@ -202,6 +202,60 @@ def move_into_place(source, target) -> Path:
             raise disk_full_error(target.parent, what=target.name) from None
         raise
     return target
+
+
+def _named(error: OSError, path: Path, *, fix: str | None = None) -> Exception:
+    """An OS error while writing ``path`` as the medcnn error naming ``path`` (not its temporary name)."""
+    from medcnn.errors import os_error_message
+
+    if error.errno is None:
+        return error
+    return os_error_message(OSError(error.errno, error.strerror, str(path)), fix=fix)
+
+
+def check_writable(path, *, what: str, fix: str | None = None, folder: bool = False) -> None:
+    """Refuse, before any work, an output ``path`` that cannot be written; change nothing on disk.
+
+    Checks that no part of the path above it is a file, that ``path`` itself is a file
+    (or, with ``folder=True``, a folder) or absent, and that the nearest existing folder
+    takes a new file (a probe file is created and removed at once).
+
+    Raises:
+        FileSystemError: read-only, permission denied, or a path of the wrong kind;
+        DiskFullError: no space left there.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> check_writable(pathlib.Path(tempfile.mkdtemp()) / "new" / "index.csv", what="the index")
+    """
+    import tempfile
+
+    from medcnn.errors import FileSystemError, os_error_message
+
+    path = Path(path)
+    fix = fix or "choose another path"
+    if path.exists():
+        if folder and not path.is_dir():
+            raise FileSystemError(f"{path}: {what} needs a folder here, but this is a file; move it away or {fix}")
+        if not folder and path.is_dir():
+            raise FileSystemError(f"{path}: {what} is a file, but this is a folder; move it away or {fix}")
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FileSystemError(
+            f"{existing}: {what} goes to {path}, but {existing} is a file where a folder is expected; "
+            f"move it away or {fix}")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".medcnn-write-check-"):
+            pass
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise os_error_message(OSError(error.errno, error.strerror, str(existing)), fix=fix) from None
+    free = free_bytes(existing)
+    if free is not None and free == 0:
+        raise disk_full_error(existing, what=what, fix=fix)
 
 
 def _remove(path: Path) -> None:

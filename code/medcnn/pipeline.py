@@ -21,7 +21,7 @@ import pandas as pd
 from medcnn.config import RunConfig
 from medcnn.run_folder import (
     RunResult,
-    check_resumable,
+    claim_run_folder,
     manifest_with_skipped,
     read_run_folder,
     write_json,
@@ -152,6 +152,7 @@ def train_and_evaluate(
     skip_bad: bool = False,
     resume: bool = False,
     save_models: bool = True,
+    overwrite: bool = False,
 ) -> RunResult:
     """Train one model as configured, evaluate it on the test subset and write its run folder.
 
@@ -170,6 +171,8 @@ def train_and_evaluate(
         save_models: write ``model.keras``, the best-model checkpoints and the resume state
             (``False`` for runs that are redone rather than resumed, such as the study's:
             then ``evaluate_run`` cannot reload the run).
+        overwrite: clear ``out`` first when it holds another run (without it, such a folder
+            is refused; see :func:`medcnn.run_folder.claim_run_folder`).
 
     Example:
         >>> import tempfile
@@ -185,14 +188,13 @@ def train_and_evaluate(
     profile = get_profile(config.profile)
     root = Path(root)
     run_dir = Path(out)
+    claim_run_folder(run_dir, config, root=root, resume=resume, overwrite=overwrite)  # one run per folder
     run_dir.mkdir(parents=True, exist_ok=True)
     timings = {}
     started = time.perf_counter()
     banner = profile.banner(epochs=config.epochs)
     if verbose:
         print(banner)
-    if resume:
-        check_resumable(run_dir, config)
     write_json(run_dir / "config.json", config.to_dict())
     write_json(run_dir / "run.json", {"root": str(root.resolve()), "cache_dir": str(cache_dir) if cache_dir else None})
 
@@ -234,19 +236,18 @@ def evaluate_run(run_dir, *, cache_dir=None) -> RunResult:
         >>> evaluate_run("runs/demo").metrics["accuracy"]  # doctest: +SKIP
         0.93
     """
-    import keras
-
     from medcnn.data import class_names_of, make_batches
     from medcnn.images.cache import build_cache
     from medcnn.profiles import get_profile
+    from medcnn.run_folder import load_run_model
 
     folder = read_run_folder(run_dir)
     config = folder.config
+    class_names = class_names_of(config.dataset, folder.manifest)
+    model = load_run_model(folder.run_dir / "model.keras", config, num_classes=len(class_names))  # before any work
     cache = build_cache(folder.manifest, root=folder.root, image_size=config.image_size,
                         cache_dir=cache_dir or folder.cache_dir, progress=False, skip_bad=folder.skip_bad)
-    class_names = class_names_of(config.dataset, folder.manifest)
     _, _, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
-    model = keras.saving.load_model(folder.run_dir / "model.keras", compile=False)
     profile = get_profile(config.profile)
     metrics = report_step(model, cache, test, class_names, run_dir=folder.run_dir, config=config,
                           history=folder.history,

@@ -99,27 +99,168 @@ def write_model(model, path) -> None:
         model.save(temporary)
 
 
-def check_resumable(run_dir, config: RunConfig) -> None:
-    """Refuse to resume a run folder that was started with other settings.
+def read_record(path, *, fix: str) -> dict:
+    """A JSON record read back (``config.json``, ``run.json``, ``metrics.json``): complete and a JSON object.
+
+    Raises:
+        DataError: the file is truncated, hand-edited into invalid JSON, or not an object;
+            the message names the file, where it broke, and ``fix``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "config.json"
+        >>> _ = path.write_text('{"seed": 0')
+        >>> read_record(path, fix="train again")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.DataError: ...config.json: damaged record (truncated or not JSON: Expecting ',' delimiter at line 1 column 11); train again
+    """
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        where = f"{error.msg} at line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) \
+            else str(error)
+        raise DataError(f"{path}: damaged record (truncated or not JSON: {where}); {fix}") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: damaged record (expected a JSON object, found {type(value).__name__}); {fix}")
+    return value
+
+
+def recorded_config(run_dir, *, fix: str) -> RunConfig:
+    """The :class:`RunConfig` a run folder's ``config.json`` records, checked (every setting valid).
+
+    Example:
+        >>> recorded_config("runs/demo", fix="train again").backbone  # doctest: +SKIP
+        'vgg16'
+    """
+    path = Path(run_dir) / "config.json"
+    values = read_record(path, fix=fix)
+    try:
+        config = RunConfig.from_dict(values)
+        config.validate()
+    except (ConfigError, TypeError) as error:
+        raise DataError(f"{path}: damaged record ({error}); {fix}") from None
+    return config
+
+
+def claim_run_folder(run_dir, config: RunConfig, *, root, resume: bool = False, overwrite: bool = False) -> None:
+    """One run per run folder: refuse ``run_dir`` if it holds another run, before anything is written.
+
+    An absent or empty folder, or one holding this same run (same settings and data root), is
+    taken. A folder holding another run, files that are not a run, or a damaged record is
+    refused, unless ``overwrite`` (then it is emptied first). ``resume`` needs the same run.
+
+    Raises:
+        ConfigError: another run, or other files, are there (names the differences and the fix).
+        DataError: the folder's ``config.json`` or ``run.json`` is damaged.
+
+    Example:
+        >>> import tempfile
+        >>> claim_run_folder(tempfile.mkdtemp(), RunConfig().resolved(), root="/data")  # an empty folder
+    """
+    import shutil
+
+    from medcnn.files import PARTIAL_SUFFIX
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return
+    entries = [entry for entry in run_dir.iterdir() if PARTIAL_SUFFIX not in entry.name]
+    if not entries:
+        return
+    if overwrite:
+        if resume:
+            raise ConfigError("--overwrite and --resume contradict each other: start again (--overwrite) or "
+                              "go on (--resume), not both")
+        for entry in run_dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        return
+    escape = "train into another --out, or add --overwrite to clear it first"
+    if not (run_dir / "config.json").is_file():
+        shown = ", ".join(sorted(entry.name for entry in entries)[:5])
+        raise ConfigError(f"{run_dir}: holds files that are not a medcnn run ({shown}); {escape}")
+    fix = f"the run's record is damaged: {escape}" if not resume else \
+        "the run's record is damaged, so it cannot be resumed: start again with --overwrite, or use another --out"
+    before = recorded_config(run_dir, fix=fix).to_dict()
+    before = json.loads(json.dumps(before, default=str))
+    now = json.loads(json.dumps(config.to_dict(), default=str))
+    differences = [f"{name} {before.get(name)!r} -> {now.get(name)!r}" for name in sorted(now)
+                   if before.get(name) != now.get(name)]
+    if (run_dir / "run.json").is_file():
+        where = read_record(run_dir / "run.json", fix=fix)
+        recorded_root = where.get("root")
+        if recorded_root is not None and str(recorded_root) != str(Path(root).resolve()):
+            differences.append(f"data root {recorded_root!r} -> {str(Path(root).resolve())!r}")
+    elif resume:
+        raise DataError(f"{run_dir / 'run.json'}: missing, so the data root of the run cannot be checked; {fix}")
+    if differences:
+        if resume:
+            raise ConfigError(
+                f"{run_dir}: cannot resume, this run was started with other settings ({'; '.join(differences)}); "
+                "resume with the same settings, or train into a new --out folder"
+            )
+        raise ConfigError(f"{run_dir}: holds another run ({'; '.join(differences)}); {escape}")
+
+
+def check_resumable(run_dir, config: RunConfig, *, root=None) -> None:
+    """Refuse to resume a run folder that was started with other settings, or whose record is damaged.
 
     Example:
         >>> import tempfile
         >>> check_resumable(tempfile.mkdtemp(), RunConfig())  # a fresh folder: nothing to compare
     """
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        return
+    if root is None and (Path(run_dir) / "run.json").is_file():
+        root = read_record(Path(run_dir) / "run.json", fix="train into a new --out folder").get("root", ".")
+    claim_run_folder(run_dir, config, root=root or ".", resume=True)
+
+
+def load_run_model(path, config: RunConfig, *, num_classes: int):
+    """Load a run's ``model.keras`` and check it belongs to the recorded settings.
+
+    Raises:
+        DataError: the file is truncated or damaged, or its backbone, input size or number
+            of outputs differ from ``config.json`` (a model copied in from another run).
+
+    Example:
+        >>> model = load_run_model("runs/demo/model.keras", config, num_classes=3)  # doctest: +SKIP
+    """
+    import zipfile
+
+    import keras
+
+    from medcnn.models.backbones import backbone_architecture
+
+    path = Path(path)
+    fix = "train the run again (python -m medcnn train ... --overwrite --out RUN_DIR)"
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: damaged model file (truncated, or not a .keras archive); {fix}")
     try:
-        before = json.loads(path.read_text())
-    except ValueError:
-        return
-    now = json.loads(json.dumps(config.to_dict(), default=str))
-    differences = [f"{name} {before.get(name)!r} -> {now.get(name)!r}" for name in sorted(now) if before.get(name) != now.get(name)]
-    if differences:
-        raise ConfigError(
-            f"{run_dir}: cannot resume, this run was started with other settings ({'; '.join(differences)}); "
-            "resume with the same settings, or train into a new --out folder"
-        )
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 - any failure to rebuild means a damaged file
+        summary = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise DataError(f"{path}: damaged model file ({type(error).__name__}: {summary}); {fix}") from None
+    problems = []
+    try:
+        architecture = backbone_architecture(model)
+    except ConfigError:
+        architecture = "none"
+    if architecture != config.backbone:
+        problems.append(f"backbone {architecture} (config.json: {config.backbone})")
+    shape = tuple(model.input_shape[1:3]) if model.input_shape else ()
+    if shape != (config.image_size, config.image_size):
+        problems.append(f"input size {shape} (config.json: image_size {config.image_size})")
+    outputs = int(model.output_shape[-1])
+    expected = 1 if num_classes == 2 else num_classes
+    if outputs != expected:
+        problems.append(f"{outputs} output(s) (the manifest's {num_classes} classes need {expected})")
+    if problems:
+        raise DataError(f"{path}: this model does not belong to the run's recorded settings ({'; '.join(problems)}); "
+                        f"{fix}")
+    return model
 
 
 def manifest_with_skipped(manifest: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFrame:
@@ -169,8 +310,11 @@ def read_run_folder(run_dir) -> RunFolder:
             f"{run_dir}: not a finished run folder (missing {', '.join(missing)}); "
             "train one with `python -m medcnn train ... --out RUN_DIR`"
         )
-    config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    where = json.loads((run_dir / "run.json").read_text())
+    fix = "the run's record is damaged: train it again (python -m medcnn train ... --overwrite --out RUN_DIR)"
+    config = recorded_config(run_dir, fix=fix)
+    where = read_record(run_dir / "run.json", fix=fix)
+    if not isinstance(where.get("root"), str):
+        raise DataError(f"{run_dir / 'run.json'}: damaged record (no data root); {fix}")
     manifest = read_manifest(run_dir / "manifest.csv")
     skip_bad = "skipped" in manifest.columns and bool((manifest["skipped"].astype(str) != "").any())
     history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").is_file() else None

@@ -49,6 +49,31 @@ def _check_class_sizes(labels: np.ndarray, *, needed: int, unit: str) -> None:
         )
 
 
+def _check_splittable(labels: np.ndarray, *, fractions) -> None:
+    """Refuse, naming the numbers, a stratified split that scikit-learn's splitter cannot make.
+
+    ``StratifiedShuffleSplit`` needs each of the two parts it makes to hold at least one image
+    per class (``ceil(fraction * n) >= classes`` and the rest too); it is used twice, once for the
+    test subset and once for validation within the rest.
+    """
+    import math
+
+    classes = len(np.unique(labels))
+    train_fraction, val_fraction, test_fraction = fractions
+    count = len(labels)
+    for subset, fraction in (("test", test_fraction), ("val", val_fraction / (train_fraction + val_fraction))):
+        held_out = math.ceil(fraction * count - 1e-9)
+        kept = count - held_out
+        if held_out < classes or kept < classes:
+            raise DataError(
+                f"{len(labels)} images in {classes} classes are too few for fractions {tuple(fractions)}: "
+                f"splitting off the {subset} subset divides {count} images into {kept} and {held_out}, and each "
+                f"part needs at least one image per class ({classes}). Add images (for synthetic data raise "
+                "--per-class) or change the fractions"
+            )
+        count = kept
+
+
 def _two_way(labels, groups, *, test_fraction: float, seed: int, grouped: bool):
     """Split positions 0..n-1 into (keep, held_out), stratified and optionally grouped."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
@@ -60,10 +85,16 @@ def _two_way(labels, groups, *, test_fraction: float, seed: int, grouped: bool):
         patients_per_class = pd.DataFrame({"label": labels, "group": groups}).groupby("label")["group"].nunique()
         folds = max(2, min(int(round(1.0 / test_fraction)), int(patients_per_class.min())))
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        keep, held_out = next(splitter.split(positions, labels, groups))
-        return keep, held_out
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-    keep, held_out = next(splitter.split(positions, labels))
+        arguments = (positions, labels, groups)
+    else:
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+        arguments = (positions, labels)
+    try:
+        keep, held_out = next(splitter.split(*arguments))
+    except ValueError as error:  # what the splitter itself needs, in its words
+        counts = pd.Series(labels).value_counts().sort_index().to_dict()
+        raise DataError(f"cannot split {len(labels)} images (per label {counts}) with {type(splitter).__name__}: "
+                        f"{error}. Add images or change the fractions") from None
     return keep, held_out
 
 
@@ -94,10 +125,18 @@ def make_splits(
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy={strategy!r}: expected one of {', '.join(STRATEGIES)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= 2**32 - 2:
+        raise ConfigError(f"seed={seed}: expected a whole number from 0 to {2**32 - 2} (NumPy's seed range; "
+                          "the validation split uses seed + 1)")
     if len(index) == 0:
         raise DataError("the index is empty: there is nothing to split. Check the dataset root.")
     manifest = index.reset_index(drop=True).copy()
     labels = manifest["label"].to_numpy()
+    if len(np.unique(labels)) < 2:
+        raise DataError(
+            f"only one class in the index ({len(labels)} images of label {labels[0]}): a classifier needs at least "
+            "two classes. Check the dataset root (a class folder missing or empty?)"
+        )
 
     if strategy == "official":
         split = manifest.get("split")
@@ -129,6 +168,8 @@ def make_splits(
         groups = None
         _check_class_sizes(labels, needed=3, unit="images")
 
+    if not grouped:
+        _check_splittable(labels, fractions=(train_fraction, val_fraction, test_fraction))
     rest, test = _two_way(labels, groups, test_fraction=test_fraction, seed=seed, grouped=grouped)
     rest_labels = labels[rest]
     rest_groups = None if groups is None else groups[rest]

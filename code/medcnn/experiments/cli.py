@@ -36,11 +36,22 @@ def command_study(arguments) -> int:
     from medcnn.experiments.stages import STUDY_DATASETS, StudySettings
     from medcnn.profiles import profile_name
 
+    from medcnn.errors import ConfigError
+    from medcnn.files import check_writable
+    from medcnn.models.backbones import BACKBONES
+
+    if not 1 <= arguments.seeds <= 1000:
+        raise ConfigError(f"--seeds {arguments.seeds}: expected a whole number from 1 to 1000 (seeds 0 ... N-1)")
     settings = StudySettings(
         profile=profile_name(arguments.profile),
-        seeds=tuple(range(arguments.seeds)) if arguments.seeds >= 1 else (),
+        seeds=tuple(range(arguments.seeds)),
         epochs=arguments.epochs, image_size=arguments.image_size,
     )
+    datasets = STUDY_DATASETS if arguments.dataset == "all" else (arguments.dataset,)
+    for dataset in datasets:  # every setting checked for every run before any work
+        for backbone in (key for key, record in BACKBONES.items() if record.in_study):
+            settings.config(dataset=dataset, backbone=backbone, seed=max(settings.seeds))
+    check_writable(arguments.out, what="the study folder", fix="write the study elsewhere with --out", folder=True)
     summary = run_study(
         datasets=arguments.dataset, stages=arguments.stage, out=arguments.out, settings=settings,
         shard=parse_shard(arguments.shard), data_dir=arguments.data_dir, keep_models=arguments.keep_models,
@@ -65,6 +76,9 @@ def command_study_merge(arguments) -> int:
     from medcnn.experiments.results import read_results
     from medcnn.experiments.shard import merge_into
 
+    from medcnn.files import check_writable
+
+    check_writable(arguments.out, what="the study folder", fix="write the merged table elsewhere with --out", folder=True)
     path = merge_into(arguments.out, arguments.tables)
     print(f"{len(read_results(path))} runs in {path}")
     return 0

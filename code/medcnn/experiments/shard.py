@@ -96,12 +96,26 @@ def merge_tables(tables, *, names=None) -> pd.DataFrame:
         raise ConfigError("nothing to merge: give one or more results tables")
     columns = list(dict.fromkeys(column for frame in frames for column in frame.columns))
     seen: dict[str, tuple[dict, str]] = {}
+    settings_seen: dict[str, tuple[dict, str]] = {}
     merged = []
     for frame, label in zip(frames, labels):
         if "config_id" not in frame.columns:
             raise DataError(f"{label}: no config_id column; expected a results table written by `study`")
         for row in frame.to_dict(orient="records"):
             identifier = row["config_id"]
+            readable = str(identifier).rsplit("-", 1)[0]  # what the study varies, without the settings' hash
+            other = settings_seen.setdefault(readable, (row, label))
+            if other[0]["config_id"] != identifier and other[1] != label:
+                from medcnn.experiments.results import CONFIG_COLUMNS
+
+                differing = [f"{column} {other[0].get(column)!r} vs {row.get(column)!r}" for column in CONFIG_COLUMNS
+                             if not _same(other[0].get(column), row.get(column))]
+                raise DataError(
+                    f"{readable} was run with different settings in {other[1]} and {label} "
+                    f"({', '.join(differing[:4]) or 'settings hash ' + str(other[0]['config_id'])}); the tables come "
+                    "from studies that are not comparable: merge only shards run with the same --profile, --epochs "
+                    "and --image-size"
+                )
             if identifier not in seen:
                 seen[identifier] = (row, label)
                 merged.append(row)

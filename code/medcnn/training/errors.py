@@ -11,3 +11,5 @@ from medcnn.errors import MedcnnError
 
 class TrainingError(MedcnnError):
     """Training diverged or cannot continue; the message names the epoch and the likely fix."""
+
+    exit_code = 7
