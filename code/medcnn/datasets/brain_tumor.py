@@ -130,7 +130,7 @@ def unpack(root: str | os.PathLike, *, progress: bool = False) -> Path:
         >>> sorted(p.name for p in unpack(root).iterdir())  # doctest: +SKIP
         ['.medcnn-synthetic.json', '1512427', '1512427.zip']
     """
-    from medcnn.download.archives import extract_zip
+    from medcnn.download.archives import extract_zip, is_current, is_unpacked
 
     root = Path(root)
     for _ in range(4):  # the outer zip, the inner zips, and a margin
@@ -139,7 +139,8 @@ def unpack(root: str | os.PathLike, *, progress: bool = False) -> Path:
             for entry in sorted(folder.iterdir()):
                 if entry.is_file() and entry.suffix.lower() == ".zip" and not entry.name.startswith("."):
                     target = entry.with_suffix("")
-                    if not target.exists() and _is_dataset_zip(entry):
+                    replaced = is_unpacked(target) and not is_current(entry, target)  # a different archive now
+                    if (not target.exists() or replaced) and _is_dataset_zip(entry):
                         pending.append((entry, target))
         if not pending:
             break

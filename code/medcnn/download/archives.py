@@ -1,7 +1,12 @@
 """Unpack zip archives safely and atomically.
 
 Safe: a member whose name is absolute or climbs out of the target folder with
-``..`` ("zip slip") is refused before anything is written. Atomic: the archive is
+``..`` ("zip slip") is refused before anything is written, and so is an archive
+whose members would unpack to more than the free space or expand more than
+:data:`MAX_RATIO` times (a zip bomb); a damaged member is named. Checked: the
+marker records a digest of the archive's table of contents (every member's name,
+size and CRC-32, a checksum of its content), so a folder unpacked from an archive
+that has since been replaced by a different one is unpacked again. Atomic: the archive is
 unpacked into a hidden temporary folder beside the target, a marker file is added,
 and only then is the folder renamed to its final name; an interrupted unpack leaves
 no folder that a later run would take as complete, and a finished one is not
@@ -15,11 +20,92 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from medcnn.errors import DataError
 
 UNPACKED_MARKER = ".medcnn-unpacked.json"
+MAX_RATIO = 200
+"""The most an archive may expand (uncompressed bytes over compressed); images and MATLAB files stay far below."""
+SMALL_MEMBER = 1 << 20
+"""Members smaller than this are not held to :data:`MAX_RATIO` on their own (short text compresses well)."""
+
+
+def contents_digest(handle: zipfile.ZipFile) -> str:
+    """SHA-256 of an open archive's table of contents: every member's name, size and CRC-32.
+
+    Example:
+        >>> import io, zipfile
+        >>> buffer = io.BytesIO()
+        >>> with zipfile.ZipFile(buffer, "w") as archive:
+        ...     archive.writestr("a.txt", "one")
+        >>> len(contents_digest(zipfile.ZipFile(buffer)))
+        64
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for member in handle.infolist():
+        digest.update(f"{member.filename}\0{member.file_size}\0{member.CRC}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def check_sizes(handle: zipfile.ZipFile, *, source, destination) -> int:
+    """Refuse an archive that would expand too far (a zip bomb) or not fit; return its unpacked size.
+
+    Raises:
+        DataError: the archive expands more than :data:`MAX_RATIO` times (as a whole, or a
+            member of at least :data:`SMALL_MEMBER` bytes on its own).
+        DiskFullError: its members would not fit into ``destination``'s free space.
+
+    Example:
+        >>> import io, zipfile
+        >>> buffer = io.BytesIO()
+        >>> with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ...     archive.writestr("zeros.bin", bytes(50_000_000))
+        >>> check_sizes(zipfile.ZipFile(buffer), source="bomb.zip", destination="/tmp")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.DataError: bomb.zip: refusing to unpack member 'zeros.bin': 50.0 MB from ... (...x, more than the limit of 200x: a zip bomb?); delete the archive and download it again from its source
+    """
+    from medcnn.files import format_bytes, require_free_space
+
+    members = [member for member in handle.infolist() if not member.is_dir()]
+    total = sum(member.file_size for member in members)
+    packed = sum(member.compress_size for member in members)
+    fix = "delete the archive and download it again from its source"
+    for member in members:
+        if member.file_size >= SMALL_MEMBER and member.file_size > MAX_RATIO * max(member.compress_size, 1):
+            raise DataError(
+                f"{source}: refusing to unpack member {member.filename!r}: {format_bytes(member.file_size)} from "
+                f"{format_bytes(member.compress_size)} ({member.file_size / max(member.compress_size, 1):.0f}x, "
+                f"more than the limit of {MAX_RATIO}x: a zip bomb?); {fix}"
+            )
+    if total >= SMALL_MEMBER and total > MAX_RATIO * max(packed, 1):
+        raise DataError(
+            f"{source}: refusing to unpack: {format_bytes(total)} from {format_bytes(packed)} "
+            f"({total / max(packed, 1):.0f}x, more than the limit of {MAX_RATIO}x: a zip bomb?); {fix}"
+        )
+    require_free_space(destination, total, what=f"the {len(members)} files of {Path(source).name}",
+                       fix="free some space there, or put the dataset elsewhere with --data-dir or --root")
+    return total
+
+
+def is_current(archive: str | os.PathLike, destination: str | os.PathLike) -> bool:
+    """True when ``destination`` was unpacked by :func:`extract_zip` from this very archive (same contents).
+
+    Example:
+        >>> is_current("/no/such.zip", "/no/such/folder")
+        False
+    """
+    marker = Path(destination) / UNPACKED_MARKER
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        with zipfile.ZipFile(archive) as handle:
+            return recorded.get("contents") == contents_digest(handle)
+    except (OSError, ValueError, zipfile.BadZipFile, AttributeError):
+        return False
 
 
 def is_unpacked(destination: str | os.PathLike) -> bool:
@@ -98,7 +184,11 @@ def extract_zip(
     archive = Path(archive)
     destination = Path(destination)
     if is_unpacked(destination):
-        return destination
+        if not archive.is_file() or is_current(archive, destination):
+            return destination
+        print(f"{destination}: unpacked from an earlier {archive.name} whose contents differ from the archive "
+              "there now; unpacking it again")
+        shutil.rmtree(destination)
     if destination.exists():
         raise DataError(
             f"{destination}: exists but is not a finished unpacking of {archive.name}; "
@@ -112,13 +202,28 @@ def extract_zip(
         try:
             with zipfile.ZipFile(archive) as handle:
                 names = check_member_names(handle, source=archive)
+                check_sizes(handle, source=archive, destination=destination.parent)
+                contents = contents_digest(handle)
                 members = handle.infolist()
                 if progress:
                     from tqdm import tqdm
 
                     members = tqdm(members, desc=f"unpacking {archive.name}", unit="file")
                 for member in members:
-                    handle.extract(member, temporary)
+                    try:
+                        handle.extract(member, temporary)
+                    except (zlib.error, zipfile.BadZipFile, EOFError) as error:
+                        raise DataError(
+                            f"{archive}: member {member.filename!r} is damaged ({type(error).__name__}: {error}); "
+                            "delete the archive and download it again"
+                        ) from None
+        except OSError as error:
+            if error.errno is None:
+                raise
+            from medcnn.errors import os_error_message
+
+            raise os_error_message(OSError(error.errno, error.strerror, str(destination)),
+                                   fix="put the dataset elsewhere with --data-dir or --root") from None
         except zipfile.BadZipFile as error:
             raise DataError(
                 f"{archive}: not a zip file or damaged ({error}); delete it and download it again"
@@ -127,7 +232,7 @@ def extract_zip(
             raise DataError(f"{archive}: cannot unpack ({error}); delete it and download it again") from None
         stat = archive.stat()
         (temporary / UNPACKED_MARKER).write_text(
-            json.dumps({"archive": archive.name, "size": stat.st_size, "members": len(names)}),
+            json.dumps({"archive": archive.name, "size": stat.st_size, "members": len(names), "contents": contents}),
             encoding="utf-8",
         )
         os.rename(temporary, destination)
