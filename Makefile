@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE clean
+.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs grade test-labs clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -121,6 +121,27 @@ test-colab-chapters: $(COLAB_VENV)/.medcnn
 	done
 
 FORCE:
+
+# Labs (labs/<lab>/<lab>.md, Otter-Grader): `make labs` writes each lab's student notebook and
+# autograder to _build/labs/<lab>/ and refreshes the committed student copy labs/<lab>/student/;
+# `make grade LAB=<lab> SUBMISSIONS=<folder>` grades a folder of submissions into
+# _build/labs/<lab>/grades.csv, each notebook in its own process under a time limit.
+$(VENV)/.installed-labs: $(VENV)/.installed requirements-labs.txt
+	$(PYTHON) -m pip install --quiet -r requirements-labs.txt
+	touch $@
+
+setup-labs: $(VENV)/.installed-labs
+
+labs: setup-labs
+	tools/timed.sh "labs generated" $(PYTHON) tools/labs.py --publish
+
+grade: setup-labs
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=<lab> SUBMISSIONS=<folder of notebooks>"; exit 2; }
+	test -f _build/labs/$(LAB)/autograder/autograder.zip || $(PYTHON) tools/labs.py $(LAB)
+	$(PYTHON) tools/labs_grade.py --lab $(LAB) --submissions $(SUBMISSIONS)
+
+test-labs: labs
+	tools/timed.sh "labs tests" $(PYTHON) -m pytest -q tests/test_labs.py -m labs --durations=10
 
 clean:
 	rm -rf _build runs
