@@ -454,7 +454,7 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 @pytest.mark.parametrize(
     "arguments, expected",
     [
-        (["--batch-size", "0"], "batch_size=0: expected a positive whole number"),
+        (["--batch-size", "0"], "batch_size=0: expected a whole number from 1"),
         (["--learning-rate", "-0.001"], "learning_rate=-0.001: expected a finite positive number"),
         (["--backbone", "inceptionv3", "--image-size", "64"], "image_size=64: inceptionv3 needs at least 75 px"),
         (["--image-size", "16"], "image_size=16: vgg16 needs at least 32 px"),

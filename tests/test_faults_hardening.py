@@ -438,3 +438,108 @@ def test_an_archive_replaced_by_a_different_one_is_unpacked_again(tmp_path, caps
     output = capsys.readouterr().out
     assert "unpacking it again" in output and json.loads(marker.read_text())["contents"] != before
     assert "12 images indexed" in output
+
+
+# --- (3) nothing read back is trusted blindly -------------------------------------------------------
+
+
+def test_an_image_edited_in_place_with_its_size_and_time_restored_is_decoded_again(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from medcnn.images.cache import build_cache
+
+    root = tmp_path / "data"
+    root.mkdir()
+    image = root / "a.bmp"  # BMP: the same dimensions give the same file size whatever the pixels
+    Image.fromarray(np.full((16, 16, 3), 10, np.uint8)).save(image)
+    manifest = pd.DataFrame({"path": ["a.bmp"], "label": [0]})
+    options = dict(root=root, image_size=16, cache_dir=tmp_path / "cache", progress=False)
+    assert int(build_cache(manifest, **options).images[0, 0, 0, 0]) == 10
+    stat = image.stat()
+    Image.fromarray(np.full((16, 16, 3), 200, np.uint8)).save(image)
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert image.stat().st_size == stat.st_size and image.stat().st_mtime_ns == stat.st_mtime_ns
+    again = build_cache(manifest, **options)
+    assert again.decoded == 1 and int(again.images[0, 0, 0, 0]) == 200
+
+
+def test_a_truncated_image_cache_is_rebuilt_with_a_message(run_copy, dataset_root, capsys):
+    cache_files = sorted((dataset_root / ".medcnn-cache").glob("images-32px-*.npy"))
+    assert cache_files
+    for path in cache_files:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    assert main(["evaluate", "--run", str(run_copy)]) == 0
+    captured = capsys.readouterr()
+    assert "damaged image cache" in captured.out and "rebuilding it" in captured.out and "Traceback" not in captured.err
+
+
+def test_a_truncated_feature_cache_is_computed_again_with_a_message(tmp_path, capsys):
+    import keras
+    import numpy as np
+
+    from medcnn.batches import ArrayBatches
+    from medcnn.training.features import compute_features
+
+    inputs = keras.Input((8, 8, 3))
+    extractor = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    images = np.random.default_rng(0).integers(0, 255, (6, 8, 8, 3)).astype("uint8")
+    batches = ArrayBatches(images, batch_size=2, shuffle=False, indices=np.arange(6))
+    first = np.array(compute_features(extractor, batches, cache_dir=tmp_path))
+    (path,) = tmp_path.glob("features-*.npy")
+    path.write_bytes(path.read_bytes()[:100])
+    again = compute_features(extractor, batches, cache_dir=tmp_path)
+    assert "damaged feature cache" in capsys.readouterr().out
+    np.testing.assert_allclose(np.array(again), first)
+
+
+def test_a_truncated_resume_state_is_refused_with_a_message(dataset_root, tmp_path, capsys):
+    import shutil
+
+    from medcnn.config import RunConfig
+
+    config = RunConfig(dataset="folder", epochs=1, image_size=32, batch_size=4).resolved()
+    out = tmp_path / "run"
+    _record_run(out, config, dataset_root)
+    (out / "resume.npz").write_bytes(b"PK\x03\x04" + bytes(100))  # a zip cut short
+    error = _one_message(capsys, main(_train(dataset_root, out, "--resume")), 3, out / "resume.npz", "truncated")
+    assert "--overwrite" in error
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda lines: lines[:-1] + [lines[-1][: len(lines[-1]) // 2]], "fields, the header has"),
+        (lambda lines: lines[:-1] + [lines[-1] + ",extra"], "fields, the header has"),
+        (lambda lines: [lines[0], lines[1].replace("0.5", "half", 1)], "'half' is not a number"),
+    ],
+)
+def test_a_damaged_results_table_is_named_with_its_line(edit, expected, tmp_path, capsys):
+    import pandas as pd
+
+    from medcnn.config import RunConfig
+    from medcnn.experiments.results import config_id, setting_id
+
+    config = RunConfig(dataset="retina", epochs=1).resolved()
+    row = {**config.to_dict(), "config_id": config_id(config), "setting_id": setting_id(config), "stage": 1,
+           "status": "completed", "accuracy": 0.5}
+    path = tmp_path / "shard" / "results.csv"
+    path.parent.mkdir()
+    pd.DataFrame([row]).to_csv(path, index=False)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+    _one_message(capsys, main(["study-merge", "--out", str(tmp_path / "merged"), str(path)]), 3, path, "line 2",
+                 expected)
+
+
+def test_a_hand_edited_manifest_is_named_with_its_line(run_copy, capsys):
+    manifest = run_copy / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[3].split(",")
+    fields[header.index("label")] = "glioma"
+    lines[3] = ",".join(fields)
+    manifest.write_text("\n".join(lines) + "\n")
+    _one_message(capsys, main(["evaluate", "--run", str(run_copy)]), 3, manifest, "line 4", "'glioma' is not a whole")

@@ -257,8 +257,11 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: manifest not found. Create it with `python -m medcnn split ... --out {path}`")
-    frame = pd.read_csv(
-        path,
+    from medcnn.tables import read_checked_csv
+
+    frame = read_checked_csv(
+        path, what="manifest", integer=("label",),
+        fix=f"write it again with `python -m medcnn split ... --out {path}`",
         dtype={"path": str, "class_name": str, "patient_id": str, "split": str, "subset": str},
         keep_default_na=False,
     )

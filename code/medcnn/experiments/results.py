@@ -171,7 +171,14 @@ def read_results(path) -> pd.DataFrame:
         path = path / RESULTS_FILE
     if not path.exists():
         return pd.DataFrame(columns=list(CONFIG_COLUMNS + ID_COLUMNS + METRIC_COLUMNS + RUN_COLUMNS))
-    table = pd.read_csv(path, keep_default_na=True)
+    from medcnn.tables import read_checked_csv
+
+    table = read_checked_csv(
+        path, what="results table", keep_default_na=True,
+        numeric=("learning_rate", "fine_tune_learning_rate", *METRIC_COLUMNS),
+        integer=("batch_size", "epochs", "image_size", "fine_tune_epochs", "seed", "stage"),
+        fix="restore that line from a copy, or delete the row (the study reruns missing configurations)",
+    )
     missing = [name for name in ("config_id", "status", *CONFIG_COLUMNS) if name not in table.columns]
     if missing:
         raise DataError(

@@ -101,6 +101,10 @@ class RowView:
 def cache_key(manifest: pd.DataFrame, *, root, image_size: int) -> str:
     """Return the key naming a cache: a hash of what the cached pixels depend on.
 
+    That is every image's path, label, size, time and content (a BLAKE2 digest of the
+    file: an image edited in place with its old size and time restored gets a new key),
+    the root and the image size.
+
     Example:
         >>> import pandas as pd, tempfile
         >>> frame = pd.DataFrame({"path": ["missing.png"], "label": [0]})
@@ -112,8 +116,11 @@ def cache_key(manifest: pd.DataFrame, *, root, image_size: int) -> str:
     digest.update(json.dumps({"version": CACHE_FORMAT_VERSION, "size": int(image_size), "root": str(root)}).encode())
     for relative, label in zip(manifest["path"].astype(str), manifest["label"].astype(int)):
         try:
-            stat = (root / relative).stat()
-            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+            path = root / relative
+            stat = path.stat()
+            with open(path, "rb") as handle:  # the content: an image edited in place keeps neither old key
+                content = hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+            stamp = f"{stat.st_size}:{stat.st_mtime_ns}:{content}"
         except OSError:
             stamp = "missing"
         digest.update(f"{relative}\t{label}\t{stamp}\n".encode())
@@ -243,9 +250,17 @@ def build_cache(
         if len(skipped) and not skip_bad:
             raise DataError(bad_files_message(skipped, total=len(frame)))
         kept = frame[~frame["path"].astype(str).isin(set(skipped["path"]))].reset_index(drop=True)
-        images = np.load(images_path, mmap_mode="r")
-        if images.shape == (len(kept),) + shape[1:] and images.dtype == np.uint8:
+        try:
+            images = np.load(images_path, mmap_mode="r")
+        except (ValueError, OSError, EOFError) as error:  # truncated or overwritten: rebuilt below
+            print(f"{images_path}: damaged image cache ({error}); rebuilding it")
+            images = None
+        if images is not None and images.shape == (len(kept),) + shape[1:] and images.dtype == np.uint8:
             return ImageCache(images=images, frame=kept, path=images_path, decoded=0, skipped=skipped)
+        if images is not None:
+            print(f"{images_path}: image cache of shape {images.shape}, expected {(len(kept),) + shape[1:]}; "
+                  "rebuilding it")
+        del images
 
     needed = int(np.prod(shape)) + 4096
     require_free_space(cache_dir, needed, what=f"the image cache of {len(frame)} images", fix=fix)

@@ -143,9 +143,14 @@ def compute_features(extractor, batches: ArrayBatches, *, cache_dir=None, name: 
         cache_dir = Path(cache_dir)
         path = cache_dir / f"{name}-{feature_cache_key(extractor, batches)}.npy"
         if path.exists():
-            cached = np.load(path, mmap_mode="r")
-            if cached.shape == shape:
+            try:
+                cached = np.load(path, mmap_mode="r")
+            except (ValueError, OSError, EOFError) as error:  # truncated or overwritten: computed again
+                print(f"{path}: damaged feature cache ({error}); computing the features again")
+                cached = None
+            if cached is not None and cached.shape == shape and cached.dtype == np.float32:
                 return cached
+            del cached
         with atomic_path(path, what="the cached backbone features", suffix=".npy",
                          fix="free some space, or train with feature_cache='off'") as temporary:
             features = np.lib.format.open_memmap(temporary, mode="w+", dtype="float32", shape=shape)

@@ -25,6 +25,8 @@ Example:
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,9 +180,10 @@ def load_resume_state(run_dir, *, file_prefix: str = "") -> ResumeState | None:
             variables = [archive[f"variable_{i}"] for i in range(count_variables)]
             optimizer = [archive[f"optimizer_{i}"] for i in range(count_optimizer)]
             best = None if count_best < 0 else [archive[f"best_{i}"] for i in range(count_best)]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(
-            f"{path}: cannot read the resume checkpoint ({error}); delete it to train this stage from the start"
+            f"{path}: cannot read the resume checkpoint, it is damaged or truncated ({type(error).__name__}: "
+            f"{error}); delete it to train this stage from the start, or train again with --overwrite"
         ) from None
     return ResumeState(
         epoch=meta["epoch"], epochs=meta["epochs"], stopped_early=meta["stopped_early"], rows=meta["rows"],
