@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -27,9 +28,16 @@ import pandas as pd
 
 from medcnn.errors import DataError
 from medcnn.experiments.published import KEY_COLUMNS, load_published_results
-from medcnn.experiments.results import COMPLETED, config_from_row
+from medcnn.experiments.results import COMPLETED, config_from_row, config_id
 from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, summarize_settings
-from medcnn.experiments.stages import STUDY_DATASETS, STUDY_STAGES, describe_setting, get_stage
+from medcnn.experiments.stages import (
+    STUDY_DATASETS,
+    STUDY_STAGES,
+    StudySettings,
+    describe_setting,
+    get_stage,
+    stage_configs,
+)
 from medcnn.models.backbones import display_name
 
 LAYOUT_METRICS = {
@@ -43,26 +51,50 @@ LAYOUT_METRICS = {
 }
 
 
-def _matching(rows: pd.DataFrame, **values) -> pd.DataFrame:
-    keep = np.ones(len(rows), dtype=bool)
-    for column, value in values.items():
-        if column == "learning_rate":
-            keep &= np.isclose(rows[column].astype(float).to_numpy(), float(value), rtol=1e-6, atol=0)
-        else:
-            keep &= (rows[column] == value).to_numpy()
-    return rows[keep]
+def settings_of(rows: pd.DataFrame) -> StudySettings:
+    """The :class:`StudySettings` a dataset's results rows were run with (their first row's, all their seeds).
+
+    Example:
+        >>> settings_of(read_results("study")).profile  # doctest: +SKIP
+        'smoke'
+    """
+    from medcnn.profiles import get_profile
+
+    first = config_from_row(rows.iloc[0])
+    profile = get_profile(first.profile)
+
+    def own(value, profiles_value, left_open=None):
+        # a value equal to the profile's was left to the profile (image sizes differ per backbone)
+        return left_open if value == profiles_value else value
+
+    return StudySettings(
+        profile=first.profile, seeds=tuple(sorted({int(seed) for seed in rows["seed"]})),
+        epochs=own(first.epochs, profile.epochs),
+        image_size=own(first.image_size, profile.image_size_for(first.backbone)),
+        fine_tune_epochs=own(first.fine_tune_epochs, profile.fine_tune_epochs),
+        weights=own(first.weights, profile.weights, "profile"), feature_cache=first.feature_cache,
+    )
+
+
+def _rows_by_id(rows: pd.DataFrame, configs) -> pd.DataFrame:
+    """The rows of ``configs`` present in ``rows``, found by config id, in the configs' order."""
+    indexed = rows.drop_duplicates("config_id").set_index("config_id", drop=False)
+    present = [identifier for identifier in (config_id(config) for config in configs) if identifier in indexed.index]
+    return indexed.loc[present].reset_index(drop=True)
 
 
 def stage_results(results: pd.DataFrame, *, stage: int, dataset: str, stages=STUDY_STAGES,
-                  select_on: str = DEFAULT_SELECT_ON) -> pd.DataFrame:
+                  select_on: str = DEFAULT_SELECT_ON, settings: StudySettings | None = None) -> pd.DataFrame:
     """The rows of ``stage`` on ``dataset`` (all seeds), in the stage's order; empty if not run yet.
 
-    The stage's configurations are found by their settings, starting from the winner
-    of the stage before among the rows present, picked by the ``select_on`` rule the
-    study was run with (``"val"`` or ``"test"``, see :mod:`medcnn.experiments.select`). For stages that switch augmentation
-    or fine-tuning on, the rows of the configuration they start from come first
-    (``role`` ``"before"``; the stage's own rows have ``"after"``; stages 1 and 2 have
-    ``"run"``).
+    The stage's runs are found by their config ids (:func:`medcnn.experiments.results.config_id`):
+    the configurations :func:`medcnn.experiments.stages.stage_configs` gives for the stage,
+    starting from the winner of the stage before among the rows present, picked by the
+    ``select_on`` rule the study was run with (``"val"`` or ``"test"``, see
+    :mod:`medcnn.experiments.select`). ``settings`` default to those the rows were run with
+    (:func:`settings_of`). For stages that switch augmentation or fine-tuning on, the rows of
+    the configuration they start from come first (``role`` ``"before"``; the stage's own rows
+    have ``"after"``; stages 1 and 2 have ``"run"``). The runner finds a stage's runs the same way.
 
     Example:
         >>> rows = stage_results(read_results("study"), stage=2, dataset="covid19")  # doctest: +SKIP
@@ -73,29 +105,21 @@ def stage_results(results: pd.DataFrame, *, stage: int, dataset: str, stages=STU
     rows = results[(results["dataset"] == dataset)]
     if rows.empty:
         return rows.assign(role=pd.Series(dtype=str))
-    parts = []
+    settings = settings or settings_of(rows)
     if definition.starts_from is None:
-        for backbone in definition.backbones:
-            for batch_size in definition.batch_sizes:
-                for learning_rate in definition.learning_rates:
-                    parts.append(_matching(rows, backbone=backbone, batch_size=batch_size, learning_rate=learning_rate,
-                                           augment=definition.augment, fine_tune=definition.fine_tune).assign(role="run"))
-    else:
-        earlier = stage_results(results, stage=definition.starts_from, dataset=dataset, stages=stages,
-                                select_on=select_on)
-        earlier = earlier[earlier["role"] != "before"]
-        if earlier.empty:
-            return earlier
-        start = config_from_row(select_winner(earlier, select_on=select_on))
-        common = dict(backbone=start.backbone, batch_size=start.batch_size)
-        if definition.augment or definition.fine_tune:
-            parts.append(_matching(rows, learning_rate=start.learning_rate, augment=start.augment,
-                                   fine_tune=start.fine_tune, **common).assign(role="before"))
-        for learning_rate in definition.learning_rates or (start.learning_rate,):
-            parts.append(_matching(rows, learning_rate=learning_rate, augment=start.augment or definition.augment,
-                                   fine_tune=start.fine_tune or definition.fine_tune, **common)
-                         .assign(role="after" if definition.augment or definition.fine_tune else "run"))
-    return pd.concat(parts, ignore_index=True) if parts else rows.iloc[0:0].assign(role=pd.Series(dtype=str))
+        found = _rows_by_id(rows, stage_configs(definition, dataset, settings=settings))
+        return found.assign(role="run")
+    earlier = stage_results(results, stage=definition.starts_from, dataset=dataset, stages=stages,
+                            select_on=select_on, settings=settings)
+    earlier = earlier[earlier["role"] != "before"]
+    if earlier.empty:
+        return earlier
+    start = config_from_row(select_winner(earlier, select_on=select_on))
+    own = _rows_by_id(rows, stage_configs(definition, dataset, settings=settings, start=start))
+    if not (definition.augment or definition.fine_tune):
+        return own.assign(role="run")
+    before = _rows_by_id(rows, [dataclasses.replace(start, seed=seed) for seed in settings.seeds])
+    return pd.concat([before.assign(role="before"), own.assign(role="after")], ignore_index=True)
 
 
 def best_configuration(results: pd.DataFrame, *, dataset: str, stages=STUDY_STAGES,

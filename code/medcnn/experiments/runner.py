@@ -196,23 +196,24 @@ def stage_start(stage, dataset: str, *, table: pd.DataFrame, settings: StudySett
         >>> stage_start(get_stage(2), "retina", table=read_results("study"), settings=StudySettings())  # doctest: +SKIP
         RunConfig(dataset='retina', backbone='vgg16', ...)
     """
+    from medcnn.experiments.report import stage_results
+
     if stage.starts_from is None:
         return None
     earlier = get_stage(stage.starts_from, stages)
-    configs = stage_configs(earlier, dataset, settings=settings,
-                            start=stage_start(earlier, dataset, table=table, settings=settings, stages=stages,
-                                              select_on=select_on))
-    identifiers = [config_id(config) for config in configs]
-    rows = table.set_index("config_id", drop=False)
-    present = [identifier for identifier in identifiers if identifier in rows.index]
-    if len(present) < len(identifiers):
+    rows = stage_results(table, stage=earlier.number, dataset=dataset, stages=stages, select_on=select_on,
+                         settings=settings)
+    rows = rows[rows["role"] != "before"] if not rows.empty else rows
+    expected = len(stage_configs(earlier, dataset, settings=settings,
+                                 start=stage_start(earlier, dataset, table=table, settings=settings, stages=stages,
+                                                   select_on=select_on)))
+    if len(rows) < expected:
         raise DataError(
             f"stage {stage.number} of {dataset} starts from the winner of stage {earlier.number}, "
-            f"but only {len(present)} of its {len(identifiers)} runs are in the results table: "
+            f"but only {len(rows)} of its {expected} runs are in the results table: "
             f"run `study --stage {earlier.number}` first (on every shard, then `study-merge` their tables)"
         )
-    winner = select_winner(rows.loc[identifiers].reset_index(drop=True), select_on=select_on)
-    return config_from_row(winner)
+    return config_from_row(select_winner(rows.reset_index(drop=True), select_on=select_on))
 
 
 @dataclass
