@@ -56,7 +56,8 @@ class Profile:
                 "SMOKE RUN: synthetic data in the real formats, tiny images, random weights, "
                 f"at most {epochs} epoch(s). It checks that the code runs; its numbers say nothing about the medical task."
             )
-        return f"FULL RUN: the real dataset, ImageNet weights and the study's settings, at most {epochs} epoch(s)."
+        weights = "ImageNet weights" if self.weights else "RANDOM weights (MEDCNN_WEIGHTS=none: a rehearsal)"
+        return f"FULL RUN: the real dataset, {weights} and the study's settings, at most {epochs} epoch(s)."
 
     @property
     def note(self) -> str | None:
