@@ -89,7 +89,7 @@ def make_shortcut_data(
     *,
     image_size: int = 32,
     marker_rate: float = 0.9,
-    lesion_contrast: float = 0.22,
+    lesion_contrast: float = 0.5,
     seed: int = 0,
 ) -> ShortcutData:
     """Draw ``count`` images, half healthy and half with an opacity, with the marker planted by ``marker_rate``.
@@ -180,7 +180,7 @@ def run_shortcut_experiment(
     test_count: int = 200,
     image_size: int = 32,
     marker_rate: float | None = 0.9,
-    lesion_contrast: float = 0.35,
+    lesion_contrast: float = 0.5,
     epochs: int = 20,
     seed: int = 0,
 ) -> ShortcutExperiment:
