@@ -25,9 +25,11 @@ def test_mat_is_transposed_back_and_min_max_scaled(tmp_path):
     assert (image[:, :, 0] == image[:, :, 2]).all()
 
 
-def test_constant_mat_image_becomes_zeros(tmp_path):
+def test_constant_mat_image_is_refused_not_made_black(tmp_path):
+    # Issue 15: a blank deep image is reported like an unreadable one (--skip-bad leaves it out).
     path = write_mat_record(tmp_path / "1.mat", label=1, patient_id="MR1", image=np.full((4, 4), 321))
-    assert (read_image(path) == 0).all()
+    with pytest.raises(DataError, match="every pixel is 321"):
+        read_image(path)
 
 
 def test_min_max_matches_the_readme_formula():

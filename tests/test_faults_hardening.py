@@ -543,3 +543,53 @@ def test_a_hand_edited_manifest_is_named_with_its_line(run_copy, capsys):
     lines[3] = ",".join(fields)
     manifest.write_text("\n".join(lines) + "\n")
     _one_message(capsys, main(["evaluate", "--run", str(run_copy)]), 3, manifest, "line 4", "'glioma' is not a whole")
+
+
+# --- (6) images that decode to nonsense, formats the readers skip ----------------------------------
+
+
+def test_images_that_decode_to_nonsense_are_reported_like_unreadable_ones(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from medcnn.errors import DataError
+    from medcnn.images.cache import build_cache
+
+    root = tmp_path / "data"
+    root.mkdir()
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(root / "good.png")
+    nan = np.ones((8, 8), np.float32)
+    nan[2, 3] = np.nan
+    Image.fromarray(nan, mode="F").save(root / "nan.tif")
+    infinite = np.ones((8, 8), np.float32)
+    infinite[0, 0] = np.inf
+    Image.fromarray(infinite, mode="F").save(root / "infinite.tif")
+    Image.fromarray(np.full((8, 8), 1200, np.uint16)).save(root / "blank16.png")
+    manifest = pd.DataFrame({"path": ["good.png", "nan.tif", "infinite.tif", "blank16.png"], "label": [0, 1, 0, 1]})
+    options = dict(root=root, image_size=8, cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(DataError) as caught:
+        build_cache(manifest, **options)
+    message = str(caught.value)
+    assert message.startswith("3 of 4 images cannot be read") and "--skip-bad" in message
+    assert "nan.tif: 1 of 64 pixels are not a number or infinite" in message
+    assert "infinite.tif: 1 of 64 pixels" in message and "blank16.png: every pixel is 1200" in message
+    cache = build_cache(manifest, skip_bad=True, **options)
+    assert cache.frame["path"].tolist() == ["good.png"] and len(cache.skipped) == 3
+
+
+def test_files_in_formats_the_readers_skip_are_listed_once_with_the_reason(tmp_path, capsys):
+    from medcnn.datasets import get_dataset
+
+    root = get_dataset("folder").write_synthetic(tmp_path / "data", per_class=6, seed=0)
+    class_folder = sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith("."))[0]
+    for name in ("scan-1.dcm", "scan-2.dcm", "animation.gif"):
+        (class_folder / name).write_bytes(b"not read")
+    (class_folder / "notes.txt").write_text("a note, not an image")
+    status = main(["index", "--dataset", "folder", "--root", str(root), "--out", str(tmp_path / "index.csv")])
+    output = capsys.readouterr().out
+    assert status == 0
+    lines = [line for line in output.splitlines() if "formats the readers do not decode" in line]
+    assert len(lines) == 1 and str(class_folder) in lines[0]
+    assert "skipped 3 file(s)" in lines[0] and "2 .dcm (DICOM, convert to PNG first)" in lines[0]
+    assert "1 .gif" in lines[0] and "notes.txt" not in output

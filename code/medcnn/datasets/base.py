@@ -84,6 +84,52 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
+NOT_IMAGE_SUFFIXES = (".csv", ".txt", ".json", ".md", ".xlsx", ".xls", ".pdf", ".zip", ".mat", ".db", ".ini", ".html")
+"""Files found among images that are not meant as images (tables, notes, archives): skipped without a word."""
+UNREAD_FORMATS = {
+    ".dcm": "DICOM, convert to PNG first",
+    ".dicom": "DICOM, convert to PNG first",
+    ".nii": "NIfTI volume, export slices as PNG first",
+    ".gz": "compressed, unpack it first",
+    ".gif": "GIF, convert to PNG",
+    ".webp": "WebP, convert to PNG",
+    ".heic": "HEIC, convert to JPEG or PNG",
+    ".jp2": "JPEG 2000, convert to PNG",
+}
+
+
+def image_files(entries, *, where) -> list[Path]:
+    """The image files among ``entries``; the others that look like data are listed once, with the reason.
+
+    Tables, notes and archives (:data:`NOT_IMAGE_SUFFIXES`) and hidden files are left out
+    silently; any other file is named in one printed line per call, grouped by format, so
+    images in a format the readers skip do not vanish unnoticed.
+
+    Example:
+        >>> files = image_files([Path("a.png"), Path("b.dcm"), Path("notes.txt")], where="/data/x")
+        /data/x: skipped 1 file(s) in formats the readers do not decode (they read .png, .jpg, .jpeg, .bmp, .tif, .tiff): 1 .dcm (DICOM, convert to PNG first), e.g. b.dcm
+        >>> [path.name for path in files]
+        ['a.png']
+    """
+    images, skipped = [], {}
+    for entry in entries:
+        entry = Path(entry)
+        if is_image_file(entry):
+            images.append(entry)
+        elif not entry.name.startswith(".") and entry.suffix.lower() not in NOT_IMAGE_SUFFIXES:
+            skipped.setdefault(entry.suffix.lower() or "(no extension)", []).append(entry)
+    if skipped:
+        count = sum(len(found) for found in skipped.values())
+        kinds = ", ".join(
+            f"{len(found)} {suffix}" + (f" ({UNREAD_FORMATS[suffix]})" if suffix in UNREAD_FORMATS else "")
+            for suffix, found in sorted(skipped.items())
+        )
+        example = sorted(skipped.values(), key=len)[-1][0].name
+        print(f"{where}: skipped {count} file(s) in formats the readers do not decode (they read "
+              f"{', '.join(IMAGE_SUFFIXES)}): {kinds}, e.g. {example}")
+    return images
+
+
 def walk_folders(root: Path):
     """Yield every folder under ``root`` (itself included), sorted, skipping hidden and ``__MACOSX`` ones.
 

@@ -82,16 +82,17 @@ IN_STUDY = True  # whether the study's stages run on it
 def read_mat_image(path) -> np.ndarray:
     """One slice's image as 8-bit grey: ``cjdata/image`` read with h5py, transposed back
     from MATLAB's column-major order, scaled to 0..255 by its own minimum and maximum as
-    the dataset's README does (``uint8(255/(max-min)*(im-min))``; a constant image gives zeros).
+    the dataset's README does (``uint8(255/(max-min)*(im-min))``); a constant image, or NaN or
+    infinite pixels, raise :class:`~medcnn.errors.DataError` (``--skip-bad`` leaves it out).
 
     Example:
         >>> read_mat_image("brain_tumor/1.mat").dtype  # doctest: +SKIP
         dtype('uint8')
     """
     from medcnn.datasets.matlab import read_mat_record
-    from medcnn.images.decode import min_max_to_uint8
+    from medcnn.images.decode import checked_to_uint8
 
-    return min_max_to_uint8(read_mat_record(path, include_image=True).image)
+    return checked_to_uint8(read_mat_record(path, include_image=True).image, path=path)
 
 
 # the formats of this dataset that medcnn.images.decode.read_image does not read itself

@@ -29,7 +29,7 @@ from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
     download_folder,
-    is_image_file,
+    image_files,
     natural_key,
     require_root,
 )
@@ -115,7 +115,7 @@ def _class_folders(root: Path, wanted: tuple[str, ...]) -> list[tuple[str, Path]
 def _images_of(class_folder: Path) -> list[Path]:
     images_folders = [entry for entry in class_folder.iterdir() if entry.is_dir() and entry.name.lower() == "images"]
     source = images_folders[0] if images_folders else class_folder
-    return [entry for entry in source.iterdir() if entry.is_file() and is_image_file(entry)]
+    return image_files([entry for entry in source.iterdir() if entry.is_file()], where=source)
 
 
 def index(root: str | os.PathLike, *, include_lung_opacity: bool = False) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medcnn.augment import AugmentationSettings
-from medcnn.datasets.base import INDEX_COLUMNS, check_index, is_image_file, natural_key, require_root
+from medcnn.datasets.base import INDEX_COLUMNS, check_index, image_files, natural_key, require_root
 from medcnn.errors import DataError
 
 KEY = "folder"
@@ -70,7 +70,8 @@ def index(root: str | os.PathLike) -> pd.DataFrame:
     classes = class_names(root)
     rows = []
     for label, class_name in enumerate(classes):
-        images = [entry for entry in (root / class_name).iterdir() if entry.is_file() and is_image_file(entry)]
+        images = image_files([entry for entry in (root / class_name).iterdir() if entry.is_file()],
+                             where=root / class_name)
         for image in sorted(images, key=lambda path: natural_key(path.name)):
             rows.append((image.relative_to(root).as_posix(), label, class_name, "", ""))
     frame = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))

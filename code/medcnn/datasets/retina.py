@@ -27,7 +27,7 @@ from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
     download_folder,
-    is_image_file,
+    image_files,
     require_root,
     walk_folders,
 )
@@ -146,11 +146,10 @@ def _split_rows(root: Path, split: str, csv_path: Path) -> list[tuple]:
     labels = read_labels(csv_path)
     folder = _image_folder(root, csv_path, folder_name)
     images: dict[str, Path] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.is_file() and is_image_file(entry):
-            if entry.stem in images:
-                raise DataError(f"{folder}: two images for ID {entry.stem} ({images[entry.stem].name}, {entry.name}); keep one")
-            images[entry.stem] = entry
+    for entry in image_files(sorted(entry for entry in folder.iterdir() if entry.is_file()), where=folder):
+        if entry.stem in images:
+            raise DataError(f"{folder}: two images for ID {entry.stem} ({images[entry.stem].name}, {entry.name}); keep one")
+        images[entry.stem] = entry
     by_id = {str(identifier): int(risk) for identifier, risk in zip(labels["ID"], labels["Disease_Risk"])}
     missing = [identifier for identifier in by_id if identifier not in images]
     if missing:

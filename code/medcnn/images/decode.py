@@ -11,7 +11,8 @@ reaches the model the same way: an array of shape (height, width, 3), dtype uint
   alpha is dropped; palette images are expanded to RGB.
 
 A missing, empty, truncated or non-image file raises :class:`~medcnn.errors.DataError`
-naming the file.
+naming the file, and so does a deep image that decodes to nonsense (not-a-number or
+infinite pixels, every pixel the same): it would otherwise become a black image.
 """
 
 from __future__ import annotations
@@ -43,6 +44,33 @@ def min_max_to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(scaled + 0.5), 0, 255).astype(np.uint8)
 
 
+def checked_to_uint8(values: np.ndarray, *, path) -> np.ndarray:
+    """Scale a deep (16-bit, 32-bit or floating-point) image to uint8, refusing values that make no image.
+
+    Not-a-number or infinite pixels, and an image whose every pixel is the same (which
+    :func:`min_max_to_uint8` would silently make black), raise :class:`DataError` naming
+    the file, like an unreadable one (``--skip-bad`` leaves it out).
+
+    Example:
+        >>> checked_to_uint8(np.array([[0.0, np.nan]]), path="scan.mat")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.DataError: scan.mat: 1 of 2 pixels are not a number or infinite; the file is damaged: replace it, or leave it out with --skip-bad
+    """
+    values = np.asarray(values)
+    if values.size == 0:
+        raise DataError(f"{path}: the image has no pixels; replace it, or leave it out with --skip-bad")
+    if values.dtype.kind in "fc":
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise DataError(f"{path}: {int((~finite).sum())} of {values.size} pixels are not a number or infinite; "
+                            "the file is damaged: replace it, or leave it out with --skip-bad")
+    if values.dtype != np.uint8 and values.min() == values.max():
+        raise DataError(f"{path}: every pixel is {values.flat[0].item()!r}: a blank image that would become black; "
+                        "replace it, or leave it out with --skip-bad")
+    return values if values.dtype == np.uint8 else min_max_to_uint8(values)
+
+
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
 
@@ -71,7 +99,9 @@ def dataset_readers() -> dict:
 def _read_with(reader, path: Path) -> np.ndarray:
     image = np.asarray(reader(path))
     if image.ndim == 2:
-        image = _gray_to_rgb(image if image.dtype == np.uint8 else min_max_to_uint8(image))
+        image = _gray_to_rgb(checked_to_uint8(image, path=path))
+    elif image.dtype != np.uint8:
+        image = checked_to_uint8(image, path=path)
     return image
 
 
@@ -83,7 +113,7 @@ def _read_pillow(path: Path) -> np.ndarray:
             image.load()
             mode = image.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-                return _gray_to_rgb(min_max_to_uint8(np.asarray(image)))
+                return _gray_to_rgb(checked_to_uint8(np.asarray(image), path=path))
             if mode == "RGB":
                 return np.asarray(image, dtype=np.uint8).copy()
             if mode in ("1", "L", "LA", "La"):
