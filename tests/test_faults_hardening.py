@@ -593,3 +593,13 @@ def test_files_in_formats_the_readers_skip_are_listed_once_with_the_reason(tmp_p
     assert len(lines) == 1 and str(class_folder) in lines[0]
     assert "skipped 3 file(s)" in lines[0] and "2 .dcm (DICOM, convert to PNG first)" in lines[0]
     assert "1 .gif" in lines[0] and "notes.txt" not in output
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--seed", "-1", "--seed -1: expected a whole number from 0"),
+    ("--batch-size", "0", "--batch-size 0: expected a positive whole number"),
+    ("--image-size", "5000", "--image-size 5000: expected at most 1024"),
+    ("--epochs", "100000", "--epochs 100000: expected at most 10000"),
+])
+def test_bench_refuses_numbers_out_of_range(option, value, expected, capsys):
+    _one_message(capsys, main(["bench", "--backbone", "vgg16", option, value]), 2, expected)

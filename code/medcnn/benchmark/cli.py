@@ -76,6 +76,23 @@ def _check(arguments) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} {value}: expected a positive whole number")
     if arguments.num_classes < 2:
         raise ConfigError(f"--num-classes {arguments.num_classes}: expected at least 2")
+    from medcnn.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_SEED
+
+    limits = {"batch_size": MAX_BATCH_SIZE, "epochs": MAX_EPOCHS, "image_size": MAX_IMAGE_SIZE,
+              "source_size": 4 * MAX_IMAGE_SIZE, "workers": 256, "num_classes": 10_000, "images": 10_000_000}
+    for name, most in limits.items():
+        value = getattr(arguments, name)
+        if value is not None and value > most:
+            raise ConfigError(f"--{name.replace('_', '-')} {value}: expected at most {most}")
+    if not 0 <= arguments.seed <= MAX_SEED:
+        raise ConfigError(f"--seed {arguments.seed}: expected a whole number from 0 to {MAX_SEED}")
+    from medcnn.files import check_writable
+
+    if arguments.json_path:
+        check_writable(arguments.json_path, what="the benchmark report", fix="write it elsewhere with --json")
+    if arguments.work_dir:
+        check_writable(arguments.work_dir, what="the benchmark's work folder", fix="use another --work-dir",
+                       folder=True)
     if arguments.image_size is not None:
         from medcnn.models.backbones import BACKBONES, check_input_size
 
