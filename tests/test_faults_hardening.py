@@ -603,3 +603,14 @@ def test_files_in_formats_the_readers_skip_are_listed_once_with_the_reason(tmp_p
 ])
 def test_bench_refuses_numbers_out_of_range(option, value, expected, capsys):
     _one_message(capsys, main(["bench", "--backbone", "vgg16", option, value]), 2, expected)
+
+
+def test_a_library_io_error_without_an_errno_is_a_data_error(monkeypatch, capsys, tmp_path):
+    import medcnn.datasets.folder as folder
+
+    def unreadable(root, **options):
+        raise OSError("Unable to open file (truncated file: eof = 96, sblock->base_addr = 0)")  # as h5py says it
+
+    monkeypatch.setattr(folder, "index", unreadable)
+    status = main(["index", "--dataset", "folder", "--root", str(tmp_path), "--out", str(tmp_path / "i.csv")])
+    _one_message(capsys, status, 3, "input/output error", "truncated file")

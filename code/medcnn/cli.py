@@ -318,6 +318,11 @@ def describe_failure(error: BaseException, *, command: str) -> tuple[str, str, i
         error = os_error_message(error, fix=WRITE_FIXES.get(command))
     if isinstance(error, MedcnnError):
         return type(error).__name__, str(error), getattr(error, "exit_code", 1)
+    if isinstance(error, OSError) and error.errno is None:  # a library's I/O failure (h5py: a damaged file)
+        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        damaged = DataError(f"{where}input/output error ({type(error).__name__}: {str(error)[:200]}); a file it read "
+                            "is damaged or unreadable: replace it (a cache is rebuilt, a download fetched again)")
+        return "DataError", str(damaged), damaged.exit_code
     if isinstance(error, MemoryError):
         return ("MemoryError", "out of memory; use a smaller --batch-size or --image-size, or a machine with more "
                 "memory", OUT_OF_MEMORY_EXIT_CODE)
