@@ -614,3 +614,12 @@ def test_a_library_io_error_without_an_errno_is_a_data_error(monkeypatch, capsys
     monkeypatch.setattr(folder, "index", unreadable)
     status = main(["index", "--dataset", "folder", "--root", str(tmp_path), "--out", str(tmp_path / "i.csv")])
     _one_message(capsys, status, 3, "input/output error", "truncated file")
+
+
+def test_a_read_only_dataset_folder_names_the_cache_and_cache_dir_before_any_work(dataset_root, tmp_path,
+                                                                                  failing_writes, capsys):
+    out = tmp_path / "run"
+    failing_writes(dataset_root, errno.EROFS)  # like Kaggle's /kaggle/input
+    status = main(["train", "--dataset", "folder", "--root", str(dataset_root), "--epochs", "1", "--out", str(out)])
+    error = _one_message(capsys, status, 6, dataset_root, "read-only file system", "--cache-dir")
+    assert "/kaggle/working" in error and not out.exists()

@@ -114,8 +114,11 @@ def command_train(arguments) -> int:
 
     config.resolved()  # every setting checked before anything is written
     check_writable(arguments.out, what="the run folder", fix=WRITE_FIXES["train"], folder=True)
-    if arguments.cache_dir:
-        check_writable(arguments.cache_dir, what="the image cache", fix=WRITE_FIXES["train"], folder=True)
+    from medcnn.images.cache import default_cache_dir
+
+    # The default cache is beside the data, which may be read-only (Kaggle's /kaggle/input): say so before work.
+    check_writable(arguments.cache_dir or default_cache_dir(_root(arguments)), what="the image cache", folder=True,
+                   fix="put the decoded images elsewhere with --cache-dir (on Kaggle: --cache-dir /kaggle/working/cache)")
     result = train_and_evaluate(
         config, root=_root(arguments), out=arguments.out, cache_dir=arguments.cache_dir, verbose=arguments.verbose,
         skip_bad=arguments.skip_bad, resume=arguments.resume, overwrite=arguments.overwrite,
