@@ -33,6 +33,14 @@ CHEAP_LAB = "measuring"  # no Keras: the bad submissions are graded on this one
 # One wrong answer per lab: (question, the student's variables, words the failing public check must show).
 WRONG_ANSWERS = {
     "measuring": ("q1", {"glioma_precision": 23 / 28}, "recall"),
+    "convolution": ("q1", {"conv_output_size": lambda size, kernel_size, stride=1, padding=0: size - kernel_size},
+                    "(6 - 3) / 1 + 1"),
+    "adam": ("q1", {"steps_per_epoch": 7}, "half batch"),
+    "brain_tumor": ("q1", {"num_patients": 18, "most_images_one_patient": 3, "index": list(range(18))},
+                    "fewer patients than images"),
+    "covid19": ("q2", {"class_weights": [3.0, 2.0, 1.0]}, "rarest class"),
+    "retina": ("q2", {"output_units": 1, "output_activation": "softmax", "loss_name": "binary_crossentropy"},
+               "softmax over one unit"),
 }
 
 
@@ -163,6 +171,10 @@ def test_untouched_student_notebook_runs_without_error_and_scores_less(grades):
         row = rows["student.ipynb"]
         assert float(row["score"]) < float(row["possible"]), (lab, row)
         assert "errors in" not in row["reason"] and "stopped" not in row["reason"], (lab, row["reason"])
+
+
+def test_every_lab_has_a_wrong_answer_case():
+    assert sorted(WRONG_ANSWERS) == LABS
 
 
 @pytest.mark.parametrize("lab", sorted(WRONG_ANSWERS))
