@@ -208,3 +208,33 @@ def test_bad_submissions_are_stopped_and_scored(grades):
 def test_grade_command_needs_a_built_lab(tmp_path):
     with pytest.raises(SystemExit, match="make labs"):
         labs_grade.grade_folder("measuring", tmp_path, labs_dir=tmp_path / "nowhere")
+
+
+def test_labs_page_lists_every_lab_with_working_links():
+    import re
+
+    page = (ROOT / "book" / "labs" / "index.md").read_text()
+    assert "file: book/labs/index" in (ROOT / "_toc.yml").read_text(), "the Labs part is in _toc.yml"
+    for lab in LABS:
+        row = next((line for line in page.splitlines() if f"labs/{lab}/student/{lab}.ipynb" in line), None)
+        assert row, f"book/labs/index.md has no row for the lab {lab}"
+        assert f"{{download}}`download <../../labs/{lab}/student/{lab}.ipynb>`" in row
+        assert f"]({labs.colab_url(lab)})" in row, f"{lab}: the Colab link must be {labs.colab_url(lab)}"
+        assert labs.published_copy(lab).is_file()
+    for page_path in (ROOT / "book" / "labs" / "index.md", ROOT / "book" / "start" / "instructors.md"):
+        for target in re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", page_path.read_text()):
+            assert (page_path.parent / f"{target}.md").resolve().is_file(), f"{page_path.name}: {{doc}} {target} does not exist"
+
+
+def test_built_site_publishes_the_student_notebooks():
+    page = ROOT / "_build" / "html" / "book" / "labs" / "index.html"
+    if not page.is_file():
+        pytest.skip("the site is not built here (make book); the Labs page's sources are checked above")
+    html = page.read_text()
+    for lab in LABS:
+        downloads = [link for link in __import__("re").findall(r'href="([^"]+)"', html) if link.endswith(f"/{lab}.ipynb")]
+        assert any("_downloads" in link for link in downloads), f"{lab}: no download link on the built Labs page"
+        for link in downloads:
+            if not link.startswith("http"):
+                assert (page.parent / link).resolve().is_file(), link
+        assert labs.colab_url(lab) in html
