@@ -24,6 +24,7 @@ import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from medcnn.errors import DataError
+from medcnn.files import move_into_place
 
 UNPACKED_MARKER = ".medcnn-unpacked.json"
 MAX_RATIO = 200
@@ -235,7 +236,7 @@ def extract_zip(
             json.dumps({"archive": archive.name, "size": stat.st_size, "members": len(names), "contents": contents}),
             encoding="utf-8",
         )
-        os.rename(temporary, destination)
+        move_into_place(temporary, destination)
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
