@@ -262,3 +262,14 @@ def test_the_same_markdown_gives_the_same_file(small_book):
     first = colab_notebook.notebook_text(_convert(small_book, body))
     second = colab_notebook.notebook_text(_convert(small_book, body))
     assert first == second
+
+
+def test_exercise_and_solution_directives(small_book):
+    notebook = _convert(
+        small_book,
+        "# T\n\n````{exercise} Count\nHow many?\n````\n\n:::{solution} ex-count\n:label: sol\n\n```python\nprint(3)\n```\n:::\n",
+    )
+    first = notebook.cells[0].source
+    assert "> **Exercise: Count**\n>\n> How many?" in first
+    assert "<summary><b>Solution</b></summary>" in first
+    assert notebook.cells[1].source.endswith("print(3)")

@@ -16,8 +16,8 @@ Markdown cell,
   ``https://<owner>.github.io/<repository>/`` (from ``_config.yml``'s
   ``repository.url``, or ``html.baseurl`` where it is set);
 - admonitions (``{admonition}``, ``{note}``, ``{tip}``, ``{warning}`` ...,
-  backtick- or colon-fenced) become block quotes, and dropdowns (``:class:
-  dropdown``, ``{dropdown}``) become HTML ``<details>``;
+  ``{exercise}``, backtick- or colon-fenced) become block quotes, and dropdowns
+  (``:class: dropdown``, ``{dropdown}``, ``{solution}``) become HTML ``<details>``;
 - **solutions whose answer is code**: inside a dropdown, every ``python`` code
   block leaves the ``<details>`` text and becomes a code cell right after it,
   titled with Colab's form syntax (``# @title ... { display-mode: "form" }``)
@@ -60,7 +60,7 @@ import yaml
 GPU_PARTS = ("datasets", "study")
 ADMONITIONS = {
     "admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
-    "danger", "error", "seealso", "dropdown",
+    "danger", "error", "seealso", "dropdown", "exercise", "solution",
 }  # fmt: skip
 SOLUTION_LANGUAGES = {"python", "python3", "ipython", "ipython3", "py"}
 # Options of {literalinclude} that only change how the block looks on the site.
@@ -387,11 +387,13 @@ class Chapter:
     def admonition(self, name, argument, options, content, line) -> list[tuple[str, str]]:
         classes = options.get("class", "").split()
         title = argument.strip() if name in {"admonition", "dropdown"} and argument.strip() else name.capitalize()
+        if name in {"exercise", "solution"}:  # sphinx-exercise's: the argument is a label or a title
+            title = name.capitalize() + (f": {argument.strip()}" if argument.strip() and name == "exercise" else "")
         if name == "seealso":
             title = "See also"
         title = self.inline(title, line)
         inner = self.markdown("\n".join(content), (line + 1) if line else None)
-        if name == "dropdown" or "dropdown" in classes:
+        if name in {"dropdown", "solution"} or "dropdown" in classes:
             text_parts, code_cells = [], []
             for kind, piece in inner:
                 if kind == "markdown":
