@@ -39,6 +39,7 @@ WRONG_ANSWERS = {
     "brain_tumor": ("q1", {"num_patients": 18, "most_images_one_patient": 3, "index": list(range(18))},
                     "fewer patients than images"),
     "covid19": ("q2", {"class_weights": [3.0, 2.0, 1.0]}, "rarest class"),
+    "shortcut": ("q1", {"marker_share_diseased": 0.05, "marker_share_healthy": 0.95}, "train.labels == 1"),
     "retina": ("q2", {"output_units": 1, "output_activation": "softmax", "loss_name": "binary_crossentropy"},
                "softmax over one unit"),
 }
@@ -86,7 +87,9 @@ def grades(built, tmp_path_factory):
         shutil.copyfile(built / lab / "student" / f"{lab}.ipynb", folder / "student.ipynb")
         if lab == CHEAP_LAB:
             _bad_submissions(folder, folder / "solution.ipynb")
-        out = labs_grade.grade_folder(lab, folder, labs_dir=built, timeout=150, cell_timeout=10, max_output=200_000)
+        # 10 s per cell where the endless loop is; Keras's import alone may take longer on a busy CPU
+        cell_timeout = 10 if lab == CHEAP_LAB else 120
+        out = labs_grade.grade_folder(lab, folder, labs_dir=built, timeout=300, cell_timeout=cell_timeout, max_output=200_000)
         with out.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         assert list(rows[0])[:4] == ["file", "score", "possible", "reason"]

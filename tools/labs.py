@@ -89,7 +89,7 @@ def _setup_cells(lab: str, public_tests: dict[str, str]):
     )
     checks = json.dumps(public_tests, indent=1, sort_keys=True)
     code = (
-        "# Setup: install what is missing, then write the public checks to tests/.\n"
+        "# @title Setup: install what is missing, then write the public checks to tests/ { display-mode: \"form\" }\n"
         "import importlib.util\n"
         "import json\n"
         "import pathlib\n"

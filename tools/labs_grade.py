@@ -16,6 +16,11 @@ the batch never stops on a bad one:
   no memory;
 - the reason also says which check cells were deleted or moved, and which cells failed.
 
+The submission's own ``grader.check(...)`` calls are taken out before it runs, so every
+question is graded by all its tests (public and hidden) **after the last cell**, on the
+notebook's final state: deleting, moving or never running the check cells changes
+nothing, and an answer is never graded before the cell that computes it has run.
+
 Why a subprocess around Otter's ``grade_notebook`` rather than ``otter run``: ``otter run``
 has no time limit, stops at nothing and runs the hidden tests from the folder the
 submission itself runs in (a submission could overwrite them); killing a process group is
@@ -138,6 +143,7 @@ def run_worker(autograder_zip: pathlib.Path, submission: pathlib.Path, result_pa
                *, cell_timeout: int, max_output: int) -> None:
     """Grade one submission in this process and write its results as JSON (the subprocess side)."""
     import nbconvert.preprocessors
+    import nbformat
 
     from otter.execute import grade_notebook
 
@@ -151,7 +157,11 @@ def run_worker(autograder_zip: pathlib.Path, submission: pathlib.Path, result_pa
                 hidden.mkdir(exist_ok=True)
                 (hidden / pathlib.Path(member).name).write_bytes(archive.read(member))
     copy = work / submission.name
-    shutil.copyfile(submission, copy)
+    notebook = nbformat.read(submission, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = CHECK_CALL.sub("pass  # grader.check removed: the tests run after the last cell", cell.source)
+    nbformat.write(notebook, copy)
     executor = _limited_executor(cell_timeout, max_output)
     instances = []
 
