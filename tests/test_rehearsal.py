@@ -1,0 +1,74 @@
+"""The rehearsal's stand-ins (tools/rehearsal.py) serve what the real download code expects.
+
+The whole rehearsal (``make rehearsal``) executes three chapters for ten minutes; this checks
+its pieces in seconds: figshare's API address answers 202 with an empty body and the
+package's download falls through to the mirror, checks the files and unpacks them; the
+kagglehub stand-in answers like Colab's and the dataset folder is linked in place.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parent.parent / "tools" / "rehearsal.py"
+
+
+@pytest.fixture(scope="module")
+def rehearsal():
+    spec = importlib.util.spec_from_file_location("rehearsal", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("rehearsal", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def stand_ins(rehearsal, tmp_path, monkeypatch):
+    sources = rehearsal._stand_in_sources(tmp_path / "workspace", images=4, seed=0)
+    log: list = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(rehearsal.FigshareStandIn, files=sources["files"], log=log))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("MEDCNN_FIGSHARE_API", f"{address}/api")
+    monkeypatch.setenv("MEDCNN_FIGSHARE_FILES", f"{address}/files")
+    monkeypatch.setenv("MEDCNN_FIGSHARE_PARTS", str(sources["parts"]))
+    monkeypatch.setenv("MEDCNN_REHEARSAL_KAGGLE", str(sources["kaggle"]))
+    monkeypatch.syspath_prepend(str(sources["python_path"]))
+    real_kagglehub = sys.modules.pop("kagglehub", None)
+    yield sources, log
+    server.shutdown()
+    sys.modules.pop("kagglehub", None)  # the stand-in must not outlive this test
+    if real_kagglehub is not None:
+        sys.modules["kagglehub"] = real_kagglehub
+    for path in sorted((tmp_path / "workspace").rglob("*"), reverse=True):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_figshare_stand_in_answers_202_then_the_mirror_serves(stand_ins, tmp_path):
+    from medcnn.datasets import brain_tumor
+
+    _, log = stand_ins
+    root = brain_tumor.download(tmp_path / "data" / "brain_tumor", progress=False)
+    codes = [code for code, _ in log]
+    assert codes.count("202") == 5 and codes.count("200") == 5, log
+    index = brain_tumor.index(root)
+    assert len(index) == 12 and sorted(index["label"].unique()) == [0, 1, 2]
+
+
+def test_kagglehub_stand_in_is_read_in_place(stand_ins, tmp_path):
+    from medcnn.datasets import retina
+
+    sources, _ = stand_ins
+    folder = tmp_path / "data" / "retina"
+    retina.download(folder, progress=False)
+    assert folder.is_symlink() and folder.resolve() == (sources["kaggle"] / "andrewmvd" / "retinal-disease-classification")
+    assert "retinal-disease-classification/versions/1" in (sources["kaggle"] / "calls.jsonl").read_text(encoding="utf-8")
+    assert len(retina.index(folder)) > 0
