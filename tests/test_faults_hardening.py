@@ -623,3 +623,35 @@ def test_a_read_only_dataset_folder_names_the_cache_and_cache_dir_before_any_wor
     status = main(["train", "--dataset", "folder", "--root", str(dataset_root), "--epochs", "1", "--out", str(out)])
     error = _one_message(capsys, status, 6, dataset_root, "read-only file system", "--cache-dir")
     assert "/kaggle/working" in error and not out.exists()
+
+
+def test_a_hand_edited_history_is_named_with_its_line(run_copy, capsys):
+    history = run_copy / "history.csv"
+    lines = history.read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[1].split(",")
+    fields[header.index("val_loss")] = "low"
+    lines[1] = ",".join(fields)
+    history.write_text("\n".join(lines) + "\n")
+    _one_message(capsys, main(["evaluate", "--run", str(run_copy)]), 3, history, "line 2", "'low' is not a number")
+
+
+def test_a_damaged_list_of_skipped_images_rebuilds_the_cache(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from medcnn.images.cache import build_cache
+
+    root = tmp_path / "data"
+    root.mkdir()
+    Image.fromarray(np.full((8, 8, 3), 7, np.uint8)).save(root / "a.png")
+    (root / "b.png").write_bytes(b"")
+    manifest = pd.DataFrame({"path": ["a.png", "b.png"], "label": [0, 1]})
+    options = dict(root=root, image_size=8, cache_dir=tmp_path / "cache", progress=False, skip_bad=True)
+    build_cache(manifest, **options)
+    (skipped,) = (tmp_path / "cache").glob("*-skipped.csv")
+    skipped.write_bytes(b"\xff\xfe\x00garbage")
+    again = build_cache(manifest, **options)
+    assert "damaged list of skipped images" in capsys.readouterr().out
+    assert again.decoded == 2 and again.frame["path"].tolist() == ["a.png"]

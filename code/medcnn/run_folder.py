@@ -317,7 +317,13 @@ def read_run_folder(run_dir) -> RunFolder:
         raise DataError(f"{run_dir / 'run.json'}: damaged record (no data root); {fix}")
     manifest = read_manifest(run_dir / "manifest.csv")
     skip_bad = "skipped" in manifest.columns and bool((manifest["skipped"].astype(str) != "").any())
-    history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").is_file() else None
+    history = None
+    if (run_dir / "history.csv").is_file():
+        from medcnn.tables import read_checked_csv
+
+        history = read_checked_csv(run_dir / "history.csv", what="training history", fix=fix,
+                                   numeric=("loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"),
+                                   integer=("epoch",))
     return RunFolder(
         run_dir=run_dir, config=config, root=Path(where["root"]), cache_dir=where.get("cache_dir"),
         manifest=manifest.drop(columns=["skipped"], errors="ignore"), skip_bad=skip_bad, history=history,

@@ -254,4 +254,12 @@ def synthetic_settings(root: str | os.PathLike) -> dict | None:
     marker = Path(root) / SYNTHETIC_MARKER
     if not marker.is_file():
         return None
-    return json.loads(marker.read_text(encoding="utf-8"))
+    try:
+        settings = json.loads(marker.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DataError(f"{marker}: damaged record of a synthetic stand-in ({error}); delete the folder and "
+                        "write it again with `python -m medcnn synth`") from None
+    if not isinstance(settings, dict):
+        raise DataError(f"{marker}: damaged record of a synthetic stand-in (not a JSON object); delete the folder "
+                        "and write it again with `python -m medcnn synth`")
+    return settings

@@ -246,7 +246,16 @@ def build_cache(
     # A killed earlier build leaves only a .partial file: never read, removed here.
     remove_stale_partials(cache_dir)
     if images_path.is_file() and table_path.is_file():
-        skipped = _read_skipped(skipped_path) if skipped_path.is_file() else pd.DataFrame(columns=["path", "reason"])
+        try:
+            skipped = _read_skipped(skipped_path) if skipped_path.is_file() else \
+                pd.DataFrame(columns=["path", "reason"])
+            if not {"path", "reason"} <= set(skipped.columns):
+                raise ValueError("no path and reason columns")
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            print(f"{skipped_path}: damaged list of skipped images ({error}); rebuilding the image cache")
+            images_path.unlink()
+            skipped = pd.DataFrame(columns=["path", "reason"])
+    if images_path.is_file() and table_path.is_file():
         if len(skipped) and not skip_bad:
             raise DataError(bad_files_message(skipped, total=len(frame)))
         kept = frame[~frame["path"].astype(str).isin(set(skipped["path"]))].reset_index(drop=True)
