@@ -326,7 +326,7 @@ def grad_cam(model, images, class_index=None, layer: str | None = None, *, batch
         batch_size: images per gradient computation.
 
     Example:
-        >>> import numpy as np, keras      # doctest: +SKIP
+        >>> import numpy as np, keras
         >>> inputs = keras.Input((16, 16, 1))
         >>> x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
         >>> x = keras.layers.GlobalAveragePooling2D()(x)

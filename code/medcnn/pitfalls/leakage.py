@@ -75,7 +75,7 @@ def make_leakage_data(
 
     Example:
         >>> data = make_leakage_data(patients_per_class=2, slices_per_patient=2, seed=1)
-        >>> data.index.groupby("patient_id")["label"].nunique().max()
+        >>> int(data.index.groupby("patient_id")["label"].nunique().max())
         1
     """
     for name, value, least in (
