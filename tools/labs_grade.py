@@ -48,6 +48,7 @@ import time
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+MAX_NOTEBOOK_BYTES = 50_000_000  # a lab notebook with its outputs is well under 1 MB
 CHECK_CALL = re.compile(r"""grader\.check\(\s*["'](\w+)["']\s*\)""")
 
 
@@ -83,8 +84,11 @@ def inspect_submission(path: pathlib.Path, expected_checks: list[str]) -> tuple[
     """Return (why it cannot be graded or None, notes on its structure)."""
     import nbformat
 
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         return "empty file: no notebook to grade", []
+    if size > MAX_NOTEBOOK_BYTES:
+        return f"file of {size / 1e6:.0f} MB, over the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB a lab notebook can need: not graded", []
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:  # noqa: BLE001 - any unreadable file is a reason, not a crash
