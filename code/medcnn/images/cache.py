@@ -114,15 +114,23 @@ def cache_key(manifest: pd.DataFrame, *, root, image_size: int) -> str:
     root = Path(root).resolve()
     digest = hashlib.sha256()
     digest.update(json.dumps({"version": CACHE_FORMAT_VERSION, "size": int(image_size), "root": str(root)}).encode())
-    for relative, label in zip(manifest["path"].astype(str), manifest["label"].astype(int)):
+    relatives = manifest["path"].astype(str).tolist()
+
+    def stamp_of(relative: str) -> str:
         try:
             path = root / relative
             stat = path.stat()
             with open(path, "rb") as handle:  # the content: an image edited in place keeps neither old key
                 content = hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
-            stamp = f"{stat.st_size}:{stat.st_mtime_ns}:{content}"
+            return f"{stat.st_size}:{stat.st_mtime_ns}:{content}"
         except OSError:
-            stamp = "missing"
+            return "missing"
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # hashing releases the GIL
+        stamps = list(pool.map(stamp_of, relatives, chunksize=64))
+    for relative, label, stamp in zip(relatives, manifest["label"].astype(int), stamps):
         digest.update(f"{relative}\t{label}\t{stamp}\n".encode())
     return digest.hexdigest()[:20]
 
