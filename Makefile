@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs grade test-labs clean
+.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
 
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -123,7 +123,8 @@ test-colab-chapters: $(COLAB_VENV)/.medcnn
 FORCE:
 
 # Labs (labs/<lab>/<lab>.md, Otter-Grader): `make labs` writes each lab's student notebook and
-# autograder to _build/labs/<lab>/ and refreshes the committed student copy labs/<lab>/student/;
+# autograder to _build/labs/<lab>/ and fails if a committed student copy labs/<lab>/student/ is out
+# of date; `make publish-labs` does the same and refreshes those copies (commit them);
 # `make grade LAB=<lab> SUBMISSIONS=<folder>` grades a folder of submissions into
 # _build/labs/<lab>/grades.csv, each notebook in its own process under a time limit.
 $(VENV)/.installed-labs: $(VENV)/.installed requirements-labs.txt
@@ -133,7 +134,10 @@ $(VENV)/.installed-labs: $(VENV)/.installed requirements-labs.txt
 setup-labs: $(VENV)/.installed-labs
 
 labs: setup-labs
-	tools/timed.sh "labs generated" $(PYTHON) tools/labs.py --publish
+	tools/timed.sh "labs generated" $(PYTHON) tools/labs.py --check
+
+publish-labs: setup-labs
+	$(PYTHON) tools/labs.py --publish
 
 grade: setup-labs
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=<lab> SUBMISSIONS=<folder of notebooks>"; exit 2; }
@@ -141,7 +145,7 @@ grade: setup-labs
 	$(PYTHON) tools/labs_grade.py --lab $(LAB) --submissions $(SUBMISSIONS)
 
 test-labs: labs
-	tools/timed.sh "labs tests" $(PYTHON) -m pytest -q tests/test_labs.py -m labs --durations=10
+	MEDCNN_LABS_BUILT=1 tools/timed.sh "labs tests" $(PYTHON) -m pytest -q tests/test_labs.py -m labs --durations=10
 
 clean:
 	rm -rf _build runs

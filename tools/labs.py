@@ -221,7 +221,7 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if stale:
-        print("out of date (run `make labs`, then commit them): " + ", ".join(stale), file=sys.stderr)
+        print("out of date (run `make publish-labs`, then commit them): " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 
