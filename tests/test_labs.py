@@ -97,7 +97,7 @@ def grades(built, tmp_path_factory):
         # 10 s per cell where the endless loop is; Keras's import alone may take longer on a busy CPU
         cell_timeout = 10 if lab == CHEAP_LAB else 120
         out = labs_grade.grade_folder(lab, folder, labs_dir=built, out=folder.parent / f"grades-{lab}.csv", timeout=300,
-                                      cell_timeout=cell_timeout, max_output=200_000)
+                                      cell_timeout=cell_timeout, max_output=200_000, jobs=2)
         with out.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         assert list(rows[0])[:4] == ["file", "score", "possible", "reason"]

@@ -261,7 +261,8 @@ def grade_one(path: pathlib.Path, *, autograder: pathlib.Path, lab: str, points:
 
 
 def grade_folder(lab: str, submissions: pathlib.Path, *, labs_dir: pathlib.Path, out: pathlib.Path | None = None,
-                 timeout: int = 600, cell_timeout: int = 120, max_output: int = 1_000_000) -> pathlib.Path:
+                 timeout: int = 600, cell_timeout: int = 120, max_output: int = 1_000_000,
+                 jobs: int = 1) -> pathlib.Path:
     """Grade every file of ``submissions``; write and return ``labs_dir/<lab>/grades.csv`` (or ``out``).
 
     Example:
@@ -281,16 +282,22 @@ def grade_folder(lab: str, submissions: pathlib.Path, *, labs_dir: pathlib.Path,
     out = out or labs_dir / lab / "grades.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = ["file", "score", "possible", "reason", *points]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def grade(path):
+        start = time.perf_counter()
+        row = grade_one(path, autograder=autograder, lab=lab, points=points, expected_checks=expected_checks,
+                        timeout=timeout, cell_timeout=cell_timeout, max_output=max_output)
+        print(f"{path.name}: {row['score']:g}/{row['possible']:g} ({time.perf_counter() - start:.0f} s) {row['reason']}")
+        return row
+
+    # Each submission runs in its own process; `jobs` of them at a time (rows keep the files' order).
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        rows = list(pool.map(grade, files))
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
-        for path in files:
-            start = time.perf_counter()
-            row = grade_one(path, autograder=autograder, lab=lab, points=points, expected_checks=expected_checks,
-                            timeout=timeout, cell_timeout=cell_timeout, max_output=max_output)
-            writer.writerow(row)
-            handle.flush()
-            print(f"{path.name}: {row['score']:g}/{row['possible']:g} ({time.perf_counter() - start:.0f} s) {row['reason']}")
+        writer.writerows(rows)
     return out
 
 
@@ -303,6 +310,7 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds one submission may run in all")
     parser.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run before it is interrupted")
     parser.add_argument("--max-output", type=int, default=1_000_000, help="bytes of output kept per submission")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--autograder-zip", help=argparse.SUPPRESS)
     parser.add_argument("--submission", help=argparse.SUPPRESS)
@@ -316,7 +324,7 @@ def main(argv=None) -> int:
         parser.error("give --lab <lab> and --submissions <folder> (make grade LAB=<lab> SUBMISSIONS=<folder>)")
     out = grade_folder(arguments.lab, pathlib.Path(arguments.submissions), labs_dir=pathlib.Path(arguments.labs_dir),
                        out=pathlib.Path(arguments.out) if arguments.out else None, timeout=arguments.timeout,
-                       cell_timeout=arguments.cell_timeout, max_output=arguments.max_output)
+                       cell_timeout=arguments.cell_timeout, max_output=arguments.max_output, jobs=arguments.jobs)
     print(f"grades: {out}")
     return 0
 
