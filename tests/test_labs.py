@@ -249,3 +249,13 @@ def test_built_site_publishes_the_student_notebooks():
             if not link.startswith("http"):
                 assert (page.parent / link).resolve().is_file(), link
         assert labs.colab_url(lab) in html
+
+
+def test_a_notebook_that_never_calls_the_checks_is_noted(built, tmp_path):
+    solution = nbformat.read(built / CHEAP_LAB / "autograder" / f"{CHEAP_LAB}.ipynb", as_version=4)
+    solution.cells = [cell for cell in solution.cells if "grader.check(" not in cell.source]
+    nbformat.write(solution, tmp_path / "no_checks.ipynb")
+    expected = labs_grade._expected_checks(built / CHEAP_LAB / "autograder", CHEAP_LAB)
+    assert expected == [f"q{number}" for number in range(1, len(expected) + 1)]
+    problem, notes = labs_grade.inspect_submission(tmp_path / "no_checks.ipynb", expected)
+    assert problem is None and any("never calls the checks" in note for note in notes), notes
