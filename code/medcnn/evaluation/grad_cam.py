@@ -56,16 +56,34 @@ def _is_rank4(layer) -> bool:
         return False
 
 
+def _is_graph_output(graph, layer) -> bool:
+    """Whether ``layer`` computes ``graph``'s output.
+
+    Compared by the operation that made the output tensor, not by the tensor alone:
+    Keras before 3.14 (Colab's 3.13) can hand out a different tensor object for it.
+    """
+    output = graph.outputs[0]
+    history = getattr(output, "_keras_history", None)
+    return output is layer.output or (history is not None and history[0] is layer)
+
+
 def _tail_model(graph, layer):
     """A model from ``layer``'s output to ``graph``'s output, or ``None`` if the rest needs other inputs."""
     import keras
 
-    if layer.output is graph.outputs[0]:
+    if _is_graph_output(graph, layer):
         return None  # the layer is the graph's output: the tail is the identity
     try:
-        return keras.Model(layer.output, graph.outputs[0])
+        tail = keras.Model(layer.output, graph.outputs[0])
     except ValueError:
         return False
+    # Keras before 3.14 (Colab's 3.13) accepts a cut whose later layers also read
+    # tensors from before it, pulling the graph's input in; such a tail cannot run alone.
+    position = next(index for index, candidate in enumerate(graph.layers) if candidate is layer)
+    earlier = {id(candidate) for candidate in graph.layers[: position + 1]}
+    if any(id(candidate) in earlier for candidate in tail.layers):
+        return False
+    return tail
 
 
 def _default_layer(graph):
@@ -129,6 +147,32 @@ def _output_layer(model):
     return None, "linear"
 
 
+def _head_after_backbone(model, backbone, output_layer, backbone_output, end_tensor):
+    """The layers between the backbone and the output layer, as one callable.
+
+    The classifier's head is a chain (Flatten, then Dense layers), so it is replayed
+    layer by layer: a ``keras.Model`` cut out of the middle of the graph fails on
+    Keras before 3.14 (Colab's 3.13 among them) when it is called.
+    """
+    import keras
+
+    position = next(index for index, candidate in enumerate(model.layers) if candidate is backbone)
+    head = [candidate for candidate in model.layers[position + 1 :] if candidate is not output_layer]
+    is_chain = all(
+        len(candidate._inbound_nodes) == 1 and len(candidate._inbound_nodes[0].input_tensors) == 1
+        for candidate in head
+    )
+    if not is_chain:
+        return keras.Model(backbone_output, end_tensor)
+
+    def replay(values, training=False):
+        for head_layer in head:
+            values = head_layer(values, training=training)
+        return values
+
+    return replay
+
+
 def _split_model(model, layer: str | None) -> _Split:
     """Cut ``model`` at ``layer`` (default: the last convolutional layer) into prefix and tail."""
     import keras
@@ -155,14 +199,14 @@ def _split_model(model, layer: str | None) -> _Split:
         backbone_input = node.input_tensors[0]
         backbone_output = node.output_tensors[0]
         before = keras.Model(model.inputs, backbone_input)
-        inside = keras.Model(backbone.inputs, chosen.output) if chosen.output is not backbone.outputs[0] else None
+        inside = keras.Model(backbone.inputs, chosen.output) if not _is_graph_output(backbone, chosen) else None
         rest_of_backbone = _tail_model(backbone, chosen)
         if rest_of_backbone is False:
             raise ConfigError(
                 f"layer={chosen.name!r}: the layers after it also read other tensors (a residual or Inception "
                 "block), so its gradient cannot be taken alone; choose the block's output or leave layer=None"
             )
-        after = keras.Model(backbone_output, end_tensor)
+        after = _head_after_backbone(model, backbone, output_layer, backbone_output, end_tensor)
 
         def prefix(images):
             x = before(images, training=False)
