@@ -46,9 +46,9 @@ book: setup
 # tests on JAX; the book built and checked in Chromium (the browser test skips, saying why, where
 # /usr/bin/chromium is missing). The tests and the book build run side by side (make -j2: most of
 # each is single-threaded Python); the time of each part is printed at the end, slowest first.
-test: setup setup-jax setup-browser
+test: setup setup-jax setup-browser setup-labs
 	@mkdir -p _build && rm -f _build/timings.txt
-	$(MAKE) --no-print-directory -j2 --output-sync=target all-unit-tests check-notebooks book
+	$(MAKE) --no-print-directory -j2 --output-sync=target all-unit-tests check-notebooks book test-labs
 	$(MAKE) --no-print-directory browser-tests
 	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
 
@@ -60,7 +60,7 @@ all-unit-tests: setup setup-jax
 # (marker `notebooks`) repeat what the book build executes: `make test-notebooks` runs them.
 unit-tests: setup
 	tools/timed.sh "unit and integration tests (TensorFlow)" \
-	  $(PYTHON) -m pytest -q tests -m "not browser and not notebooks" --durations=10
+	  $(PYTHON) -m pytest -q tests -m "not browser and not notebooks and not labs" --durations=10
 
 # Every paired .ipynb executed alone in an empty folder, smoke profile, as Colab runs it.
 test-notebooks: setup
@@ -77,14 +77,14 @@ rehearsal: setup
 
 # The browser test on the book as it is in _build/html (test-browser builds it first).
 browser-tests: setup-browser
-	MEDCNN_BOOK_BUILT=1 tools/timed.sh "browser test" $(PYTHON) -m pytest -q tests/browser -m browser
+	MEDCNN_BOOK_BUILT=1 tools/timed.sh "browser test" $(PYTHON) -m pytest -q tests/browser tests/test_labs.py -m browser
 
 test-browser: book browser-tests
 
 # The unit tests again on Keras's JAX backend (the workflow, book and browser tests need only one backend).
 test-jax: setup-jax
 	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)" \
-	  $(PYTHON) -m pytest -q tests -m "not browser and not integration" --durations=10
+	  $(PYTHON) -m pytest -q tests -m "not browser and not integration and not labs" --durations=10
 
 # The unit tests and the three dataset chapters (smoke profile, each notebook alone in an empty
 # folder) on Google Colab's versions: requirements-colab.txt, in a separate venv, medcnn installed

@@ -208,7 +208,7 @@ def test_toc_has_the_course_parts():
     assert TOC["format"] == "jb-book"
     assert TOC["root"] == "book/index"
     captions = [part["caption"] for part in TOC["parts"]]
-    assert captions == ["Start here", "Foundations", "Datasets", "The study", "References"]
+    assert captions == ["Start here", "Foundations", "Datasets", "The study", "Pitfalls", "Labs", "References"]
 
 
 def test_every_toc_entry_exists_and_every_glob_matches():
