@@ -48,7 +48,7 @@ book: setup
 # each is single-threaded Python); the time of each part is printed at the end, slowest first.
 test: setup setup-jax setup-browser setup-labs
 	@mkdir -p _build && rm -f _build/timings.txt
-	$(MAKE) --no-print-directory -j2 --output-sync=target all-unit-tests check-notebooks book test-labs
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests test-jax book test-labs check-notebooks
 	$(MAKE) --no-print-directory browser-tests
 	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
 
@@ -81,10 +81,16 @@ browser-tests: setup-browser
 
 test-browser: book browser-tests
 
-# The unit tests again on Keras's JAX backend (the workflow, book and browser tests need only one backend).
+# The unit tests again on Keras's JAX backend: the test files that run Keras code (models, training,
+# batches, augmentation, evaluation, Grad-CAM, the pitfalls, the study, the faults of training). The
+# others (downloads, datasets, splits, the book and its tooling) do not depend on the backend.
+JAX_TESTS ?= test_models test_training test_batches test_augment test_bench test_grad_cam \
+  test_pitfalls test_faults_training test_faults test_faults_hardening test_evaluation \
+  test_experiments test_pipeline test_colab_runs test_chapter_code test_foundations
 test-jax: setup-jax
 	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)" \
-	  $(PYTHON) -m pytest -q tests -m "not browser and not integration and not labs" --durations=10
+	  $(PYTHON) -m pytest -q $(patsubst %,tests/%.py,$(JAX_TESTS)) \
+	  -m "not browser and not integration and not labs" --durations=10
 
 # The unit tests and the three dataset chapters (smoke profile, each notebook alone in an empty
 # folder) on Google Colab's versions: requirements-colab.txt, in a separate venv, medcnn installed
