@@ -80,7 +80,9 @@ def test_exactly_the_ten_chapters_are_present():
 def test_notebook_is_in_sync_and_has_no_outputs(stem):
     committed_path = FOUNDATIONS / f"{stem}.ipynb"
     assert committed_path.exists(), f"{committed_path} is missing: run jupytext --to ipynb {stem}.md"
-    # the Colab notebook is generated from the chapter (tools/colab_notebook.py)
+    # the Colab notebook is generated from the chapter (tools/colab_notebook.py), with the
+    # book's tooling (absent from Colab's stack, where make test-colab runs this file)
+    pytest.importorskip("pybtex", reason="the notebook generator needs the book's stack (requirements.txt)")
     regenerated = _colab_notebook(FOUNDATIONS / f"{stem}.md")
     committed = nbformat.read(committed_path, as_version=4)
     assert _cells(committed) == _cells(regenerated), (
