@@ -81,12 +81,13 @@ browser-tests: setup-browser
 
 test-browser: book browser-tests
 
-# The unit tests again on Keras's JAX backend: the test files that run Keras code (models, training,
-# batches, augmentation, evaluation, Grad-CAM, the pitfalls, the study, the faults of training). The
-# others (downloads, datasets, splits, the book and its tooling) do not depend on the backend.
+# The unit tests again on Keras's JAX backend: the test files whose code path depends on the
+# backend (models, training and its resumption, batches, augmentation, evaluation, Grad-CAM, the
+# pitfalls, the benchmark, the chapters' code). The others (downloads, datasets, splits, the CLI's
+# fault handling, the study's bookkeeping, the book and its tooling) run the same code on both.
 JAX_TESTS ?= test_models test_training test_batches test_augment test_bench test_grad_cam \
-  test_pitfalls test_faults_training test_faults test_faults_hardening test_evaluation \
-  test_experiments test_pipeline test_colab_runs test_chapter_code test_foundations
+  test_pitfalls test_faults_training test_evaluation test_pipeline test_colab_runs \
+  test_chapter_code test_foundations
 test-jax: setup-jax
 	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)" \
 	  $(PYTHON) -m pytest -q $(patsubst %,tests/%.py,$(JAX_TESTS)) \

@@ -127,9 +127,10 @@ def _tracked(path: Path) -> bool:
 @pytest.mark.parametrize("name", PAGES)
 def test_colab_link_opens_the_committed_notebook(page, site_url, name):
     _open(page, site_url, f"{name}.html")
-    colab = page.locator('a[href^="https://colab.research.google.com/"]')
+    # the launch button's link (a page may also link to other notebooks in its text: the Labs page)
+    colab = page.locator('.dropdown-launch-buttons a[href^="https://colab.research.google.com/"]')
     if name not in NOTEBOOK_PAGES:
-        assert colab.count() == 0, f"{name} has no code, so it should have no Colab link"
+        assert colab.count() == 0, f"{name} has no code, so it should have no Colab launch button"
         return
     assert colab.count() == 1, f"{name}: expected one Colab link, found {colab.count()}"
     repository = CONFIG["repository"]["url"].removeprefix("https://github.com/")
