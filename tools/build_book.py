@@ -117,6 +117,10 @@ def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False) -> int:
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True, exist_ok=True)
     environment = dict(os.environ, TMPDIR=str(temporary))
+    # A non-interactive MPLBACKEND (the Makefile and CI set Agg for the tests) would reach the
+    # chapters' kernels and replace the inline backend: every figure would show as
+    # "<Figure size ...>" text. The kernels choose their own backend.
+    environment.pop("MPLBACKEND", None)
     environment.setdefault("MEDCNN_PROFILE", "smoke")
     builder = Path(sys.executable).parent / "jupyter-book"
     command = [str(builder), "build", str(root), "--warningiserror", "--keep-going"]

@@ -192,3 +192,18 @@ def test_equations_render_offline(page, site_url, name):
     raw = page.locator("main").inner_text()
     assert "\\frac" not in raw and "\\sum" not in raw, f"{name}: raw LaTeX left on the page"
     assert errors == [], f"{name}: JavaScript errors: {errors}"
+
+
+# Chapters whose code draws figures; every figure must reach the page as an image.
+FIGURE_PAGES = [name for name in NOTEBOOK_PAGES if "plot" in (REPOSITORY / f"{name}.md").read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("name", FIGURE_PAGES)
+def test_figures_are_drawn_as_images_not_as_text(page, site_url, name):
+    _open(page, site_url, f"{name}.html")
+    text = page.locator("main").inner_text()
+    assert "<Figure size" not in text, f"{name}: a figure reached the page as text (non-inline matplotlib backend)"
+    images = page.locator("main img")
+    assert images.count() >= 1, f"{name}: no figure on the page"
+    loaded = page.evaluate("Array.from(document.querySelectorAll('main img')).every(img => img.naturalWidth > 0)")
+    assert loaded, f"{name}: an image on the page did not load"
