@@ -49,7 +49,6 @@ def _key_inputs(root: Path) -> list[Path]:
         for path in (root / "code").rglob("*")
         if path.is_file()
         and not SKIPPED_PARTS.intersection(path.relative_to(root).parts)
-        and not path.name.endswith(".egg-info")
         and not any(part.endswith(".egg-info") for part in path.relative_to(root).parts)
         and path.suffix not in SKIPPED_SUFFIXES
     ]
