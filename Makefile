@@ -16,15 +16,15 @@ $(VENV)/.installed: requirements.txt code/pyproject.toml
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed-jax: $(VENV)/.installed requirements-jax.txt
-	$(PYTHON) -m pip install --quiet -r requirements-jax.txt
-	touch $@
+# The extras (JAX, Playwright, Otter-Grader) install together, in one pip call: one recipe makes
+# the three stamps (a grouped target), so make never runs two pip processes in the same venv.
+EXTRAS_STAMPS := $(VENV)/.installed-jax $(VENV)/.installed-browser $(VENV)/.installed-labs
+$(EXTRAS_STAMPS) &: $(VENV)/.installed requirements-jax.txt requirements-browser.txt requirements-labs.txt
+	tools/timed.sh "extras installed (JAX, Playwright, Otter-Grader)" \
+	  $(PYTHON) -m pip install --quiet -r requirements-jax.txt -r requirements-browser.txt -r requirements-labs.txt
+	touch $(EXTRAS_STAMPS)
 
 setup-jax: $(VENV)/.installed-jax
-
-$(VENV)/.installed-browser: $(VENV)/.installed requirements-browser.txt
-	$(PYTHON) -m pip install --quiet -r requirements-browser.txt
-	touch $@
 
 setup-browser: $(VENV)/.installed-browser
 
@@ -42,14 +42,15 @@ book: setup
 	MEDCNN_PROFILE=smoke tools/timed.sh "book build" $(PYTHON) tools/build_book.py
 	@echo "Site: _build/html/index.html"
 
-# Everything: notebooks in sync; the unit and integration tests on TensorFlow, then the unit
-# tests on JAX; the book built and checked in Chromium (the browser test skips, saying why, where
-# /usr/bin/chromium is missing). The tests and the book build run side by side (make -j2: most of
-# each is single-threaded Python); the time of each part is printed at the end, slowest first.
-test: setup setup-jax setup-browser setup-labs
+# Everything: the unit and integration tests on TensorFlow and the unit tests on JAX; the book
+# built and then opened in Chromium (the browser test skips, saying why, where /usr/bin/chromium is
+# missing); the labs built, graded and tested. Every chapter's .ipynb is checked against its .md by
+# the tests (tests/test_notebooks_sync.py). The parts run two at a time (make -j2: most of each is
+# single-threaded Python), the longest first; the extras (JAX, Playwright, Otter-Grader) install
+# in the lane of the first part that needs them. The time of each part is printed at the end, slowest first.
+test: setup
 	@mkdir -p _build && rm -f _build/timings.txt
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests test-jax book test-labs check-notebooks
-	$(MAKE) --no-print-directory browser-tests
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests book test-jax test-browser test-labs
 	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
 
 all-unit-tests: setup setup-jax
@@ -79,7 +80,9 @@ rehearsal: setup
 browser-tests: setup-browser
 	MEDCNN_BOOK_BUILT=1 tools/timed.sh "browser test" $(PYTHON) -m pytest -q tests/browser tests/test_labs.py -m browser
 
-test-browser: book browser-tests
+# The book built (from the execution cache where nothing changed), then the browser test on it.
+test-browser: book
+	$(MAKE) --no-print-directory browser-tests
 
 # The unit tests again on Keras's JAX backend: the test files whose code path depends on the
 # backend (models, training and its resumption, batches, augmentation, evaluation, Grad-CAM, the
@@ -87,7 +90,7 @@ test-browser: book browser-tests
 # fault handling, the study's bookkeeping, the book and its tooling) run the same code on both.
 JAX_TESTS ?= test_models test_training test_batches test_augment test_bench test_grad_cam \
   test_pitfalls test_faults_training test_evaluation test_pipeline test_colab_runs \
-  test_chapter_code test_foundations
+  test_chapter_code
 test-jax: setup-jax
 	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)" \
 	  $(PYTHON) -m pytest -q $(patsubst %,tests/%.py,$(JAX_TESTS)) \
@@ -134,10 +137,6 @@ FORCE:
 # of date; `make publish-labs` does the same and refreshes those copies (commit them);
 # `make grade LAB=<lab> SUBMISSIONS=<folder>` grades a folder of submissions into
 # _build/labs/<lab>/grades.csv, each notebook in its own process under a time limit.
-$(VENV)/.installed-labs: $(VENV)/.installed requirements-labs.txt
-	$(PYTHON) -m pip install --quiet -r requirements-labs.txt
-	touch $@
-
 setup-labs: $(VENV)/.installed-labs
 
 labs: setup-labs

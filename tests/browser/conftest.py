@@ -107,13 +107,24 @@ def browser(chromium_path):
             chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh page at a desktop size (the primary sidebar is shown from 960 px up)."""
+@pytest.fixture(scope="session")
+def browser_context(browser):
+    """One browsing context at a desktop size (the primary sidebar is shown from 960 px up),
+    shared by the tests so that the theme's scripts and styles are fetched once, as a reader's
+    browser caches them."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     context.set_default_timeout(30_000)
-    opened = context.new_page()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    """A fresh page (its own routes and error listeners) in the shared context."""
+    opened = browser_context.new_page()
     try:
         yield opened
     finally:
-        context.close()
+        opened.close()
