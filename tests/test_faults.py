@@ -446,6 +446,10 @@ def test_nan_loss_reaches_the_command_line_in_two_lines(tmp_path, capsys, monkey
 def test_debug_shows_the_traceback(tmp_path, capsys):
     with pytest.raises(DataError, match="no such folder"):
         main(["--debug", "index", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "i.csv")])
+    with pytest.raises(DataError, match="no such folder"):  # after the command, where people type it last
+        main(["index", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "i.csv"), "--debug"])
+    with pytest.raises(ConfigError, match="seeds"):  # so do the study's commands
+        main(["study", "--dataset", "retina", "--stage", "1", "--seeds", "0", "--out", str(tmp_path / "s"), "--debug"])
     assert main(["index", "--dataset", "retina", "--root", str(tmp_path / "absent"), "--out", str(tmp_path / "i.csv")]) == 3
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "Traceback" not in lines[0] and "python -m medcnn download --dataset retina" in lines[0]

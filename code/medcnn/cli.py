@@ -243,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = add("cite", command_cite, "show a dataset's source, licence and citation")
     command.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
+    # --debug is accepted after the command too (`python -m medcnn train ... --debug`): absent
+    # there, it leaves the value given before the command alone
+    for command in commands.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show the full traceback on errors")
     return parser
 
 
