@@ -46,10 +46,12 @@ book: setup
 # built and then opened in Chromium (the browser test skips, saying why, where /usr/bin/chromium is
 # missing); the labs built, graded and tested. Every chapter's .ipynb is checked against its .md by
 # the tests (tests/test_notebooks_sync.py). The parts run two at a time (make -j2: most of each is
-# single-threaded Python), the longest first; the extras (JAX, Playwright, Otter-Grader) install
-# in the lane of the first part that needs them. The time of each part is printed at the end, slowest first.
+# single-threaded Python), the longest first (the extras are installed before: make starts a part
+# whose set-up is still running only after the parts listed behind it). The time of each part is
+# printed at the end, slowest first.
 test: setup
 	@mkdir -p _build && rm -f _build/timings.txt
+	$(MAKE) --no-print-directory setup-jax setup-browser setup-labs
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests book test-jax test-browser test-labs
 	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
 

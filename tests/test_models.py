@@ -43,6 +43,8 @@ STUDY_COUNTS = {
 }
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="counted once, on TensorFlow: the layers' shapes, not the backend, set the counts")
 @pytest.mark.parametrize("name", list(STUDY_COUNTS))
 def test_full_size_parameter_counts_match_the_study(name):
     model = build_classifier(name, 3, weights=None)

@@ -189,10 +189,24 @@ def _strip_front_matter(text: str) -> str:
 # ---- citations ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
+def _backend(name: str):
+    """pybtex's output backend ``name`` ("text", "markdown"), looked up once.
+
+    ``Text.render_as(name)`` looks the plugin up on every call, and each lookup reads
+    the metadata of every installed distribution (about 50 ms here): rendering a
+    chapter's citations that way took seconds.
+    """
+    from pybtex.plugin import find_plugin
+
+    return find_plugin("pybtex.backends", name)()
+
+
+@functools.lru_cache(maxsize=None)
 def _plain(latex: str) -> str:
     from pybtex.richtext import Text
 
-    return Text.from_latex(latex).render_as("text")
+    return Text.from_latex(latex).render(_backend("text"))
 
 
 def _authors(entry) -> str:
@@ -528,7 +542,7 @@ def _references_cell(chapter: Chapter):
     lines = ["## References", ""]
     for key in sorted(chapter.cited, key=lambda key: (_authors(chapter.book.bibliography.entries[key]).lower(), key)):
         entry = chapter.book.bibliography.entries[key]
-        text = " ".join(formatted[key].text.render_as("markdown").split("\n"))
+        text = " ".join(formatted[key].text.render(_backend("markdown")).split("\n"))
         lines.append(f"- **{_authors(entry)} ({entry.fields.get('year', 'n.d.')})** {text}")
     lines += ["", f"The course's whole bibliography: [References]({chapter.book.page_url('book/references')})."]
     return nbformat.v4.new_markdown_cell("\n".join(lines))

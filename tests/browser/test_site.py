@@ -58,6 +58,8 @@ def toc_pages() -> list[str]:
 PAGES = toc_pages()
 NOTEBOOK_PAGES = [name for name in PAGES if "kernelspec" in _front_matter(REPOSITORY / f"{name}.md")]
 DATASET_PAGES = [name for name in PAGES if name.startswith("book/datasets/")]
+# Chapters whose code draws figures; every figure must reach the page as an image.
+FIGURE_PAGES = [name for name in NOTEBOOK_PAGES if "plot" in (REPOSITORY / f"{name}.md").read_text(encoding="utf-8")]
 
 
 def _open(page, site_url: str, path: str):
@@ -89,7 +91,7 @@ def test_root_redirects_to_the_home_page(page, site_url):
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page_renders_with_sidebar_images_and_no_traceback(page, site_url, name):
+def test_page_renders_with_sidebar_images_colab_link_and_no_traceback(page, site_url, name):
     errors = _open(page, site_url, f"{name}.html")
     assert page.locator("main h1").count() >= 1, f"{name}: no title"
 
@@ -111,6 +113,10 @@ def test_page_renders_with_sidebar_images_and_no_traceback(page, site_url, name)
     assert "Traceback" not in outputs, f"{name}: a cell output contains a traceback"
     assert page.locator(".cell_output .traceback, .output.traceback").count() == 0, f"{name}: an error output is shown"
     assert errors == [], f"{name}: JavaScript errors: {errors}"
+    # on the same page load (each load of a chapter costs a second or two of the browser's time):
+    _check_colab_link(page, site_url, name)
+    if name in FIGURE_PAGES:
+        _check_figures_are_images(page, name)
 
 
 
@@ -124,9 +130,8 @@ def _tracked(path: Path) -> bool:
     return result.returncode == 0
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_colab_link_opens_the_committed_notebook(page, site_url, name):
-    _open(page, site_url, f"{name}.html")
+def _check_colab_link(page, site_url: str, name: str) -> None:
+    """The page's Colab launch button opens its committed notebook; pages without code have none."""
     # the launch button's link (a page may also link to other notebooks in its text: the Labs page)
     colab = page.locator('.dropdown-launch-buttons a[href^="https://colab.research.google.com/"]')
     if name not in NOTEBOOK_PAGES:
@@ -142,18 +147,20 @@ def test_colab_link_opens_the_committed_notebook(page, site_url, name):
     assert _tracked(notebook), f"{notebook.relative_to(REPOSITORY)} exists but is not committed"
 
 
-def _search_word(page, site_url: str, name: str) -> str:
-    """The longest word of the page's title: a word a reader would search for."""
-    _open(page, site_url, f"{name}.html")
-    title = page.locator("main h1").first.inner_text()
+def _search_word(site: Path, name: str) -> str:
+    """The longest word of the page's title (its first <h1> in the built HTML): a word a reader would search for."""
+    html = (site / f"{name}.html").read_text(encoding="utf-8")
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, flags=re.DOTALL)
+    assert heading, f"{name}: the built page has no <h1>"
+    title = re.sub(r"<[^>]+>|&[#\w]+;", " ", heading.group(1))
     words = re.findall(r"[A-Za-z]{4,}", title)
     assert words, f"{name}: the title {title!r} has no word to search for"
     return max(words, key=len)
 
 
 @pytest.mark.parametrize("name", [name for name in PAGES if name != TOC["root"]])
-def test_search_finds_the_page(page, site_url, name):
-    word = _search_word(page, site_url, name)
+def test_search_finds_the_page(page, site_url, built_site, name):
+    word = _search_word(built_site, name)
     page.goto(f"{site_url}search.html?q={quote(word)}", wait_until="load")
     summary = page.locator("#search-results p.search-summary")
     page.wait_for_function(
@@ -194,13 +201,10 @@ def test_equations_render_offline(page, site_url, name):
     assert errors == [], f"{name}: JavaScript errors: {errors}"
 
 
-# Chapters whose code draws figures; every figure must reach the page as an image.
-FIGURE_PAGES = [name for name in NOTEBOOK_PAGES if "plot" in (REPOSITORY / f"{name}.md").read_text(encoding="utf-8")]
 
 
-@pytest.mark.parametrize("name", FIGURE_PAGES)
-def test_figures_are_drawn_as_images_not_as_text(page, site_url, name):
-    _open(page, site_url, f"{name}.html")
+def _check_figures_are_images(page, name: str) -> None:
+    """Every figure of a chapter whose code draws some reached the page as a loaded image."""
     text = page.locator("main").inner_text()
     assert "<Figure size" not in text, f"{name}: a figure reached the page as text (non-inline matplotlib backend)"
     images = page.locator("main img")
