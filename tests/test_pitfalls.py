@@ -5,6 +5,7 @@ import pytest
 
 from medcnn.errors import ConfigError
 from medcnn.pitfalls.leakage import make_leakage_data, run_split
+from medcnn.pitfalls.models import accuracy
 from medcnn.pitfalls.shortcut import make_shortcut_data, run_shortcut_experiment
 
 
@@ -47,3 +48,9 @@ def test_slice_split_leaks_patients():
     assert by_slice.accuracy - by_patient.accuracy >= 0.1, (by_slice.accuracy, by_patient.accuracy)
     with pytest.raises(ConfigError, match="strategy='random'"):
         run_split(data, strategy="random")
+
+
+def test_accuracy_counts_the_most_probable_class():
+    assert accuracy(np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]), [0, 1, 1]) == 2 / 3
+    with pytest.raises(ConfigError, match="one row of class probabilities per label"):
+        accuracy(np.zeros((3, 2)), [0, 1])

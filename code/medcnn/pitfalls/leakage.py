@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import ConfigError
+from medcnn.pitfalls.models import accuracy, train_and_predict
 
 CLASS_NAMES = ("meningioma", "glioma", "pituitary")
 
@@ -145,7 +146,7 @@ class LeakageResult:
     @property
     def accuracy(self) -> float:
         """Test accuracy."""
-        return float((self.probabilities.argmax(axis=1) == self.test_index["label"].to_numpy()).mean())
+        return accuracy(self.probabilities, self.test_index["label"].to_numpy())
 
 
 def run_split(
@@ -160,14 +161,14 @@ def run_split(
     """Split ``data`` by slice (``"stratified"``) or by patient (``"grouped"``), train a small CNN, test it.
 
     The split is :func:`medcnn.splits.make_splits` (the course's own); its small
-    validation subset joins training (nothing stops early); the model is :func:`medcnn.pitfalls.models.train_small_cnn`.
+    validation subset joins training (nothing stops early); the model is trained and
+    tested by :func:`medcnn.pitfalls.models.train_and_predict`.
 
     Example:
         >>> result = run_split(make_leakage_data(seed=0), strategy="stratified")  # doctest: +SKIP
         >>> result.shared_patients > 0  # doctest: +SKIP
         True
     """
-    from medcnn.pitfalls.models import predict, train_small_cnn
     from medcnn.splits import make_splits
 
     if strategy not in ("stratified", "grouped"):
@@ -179,10 +180,9 @@ def run_split(
     manifest = make_splits(index, strategy=strategy, fractions=fractions, seed=seed)
     training = manifest.index[manifest["subset"] != "test"].to_numpy()  # no early stopping: val joins training
     test = manifest.index[manifest["subset"] == "test"].to_numpy()
-    model = train_small_cnn(
-        data.images[training], manifest.loc[training, "label"].to_numpy(), num_classes=3, epochs=epochs,
-        pooling=pooling, seed=seed,
+    _, (probabilities,) = train_and_predict(
+        data.images[training], manifest.loc[training, "label"].to_numpy(), test_images=[data.images[test]],
+        num_classes=3, epochs=epochs, pooling=pooling, seed=seed,
     )
-    probabilities = predict(model, data.images[test])
     shared = len(set(manifest.loc[test, "patient_id"]) & set(manifest.loc[training, "patient_id"]))
     return LeakageResult(strategy, manifest.loc[test].reset_index(drop=True), probabilities, shared)

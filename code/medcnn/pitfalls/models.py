@@ -1,7 +1,8 @@
 """The small CNN the pitfall labs train: three convolutions, global average pooling, softmax.
 
 Small enough to train in seconds on a CPU at 32 x 32 pixels, deep enough to
-learn a texture or a shape; Grad-CAM reads its last convolution.
+learn a texture or a shape; Grad-CAM reads its last convolution. Both labs
+train it and test it the same way, through :func:`train_and_predict`.
 
 Example:
     >>> model = build_small_cnn(image_size=32, num_classes=2, seed=0)  # doctest: +SKIP
@@ -10,6 +11,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -113,3 +116,55 @@ def predict(model, images, *, batch_size: int = 256) -> np.ndarray:
         (200, 2)
     """
     return np.asarray(model.predict(np.asarray(images, dtype=np.float32), batch_size=batch_size, verbose=0))
+
+
+def accuracy(probabilities, labels) -> float:
+    """The share of rows of ``probabilities`` whose most probable class is the row's label.
+
+    Example:
+        >>> accuracy(np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]), [0, 1, 1])
+        0.6666666666666666
+    """
+    probabilities = np.asarray(probabilities)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or len(probabilities) != len(labels):
+        raise ConfigError(
+            f"probabilities have shape {probabilities.shape} for {len(labels)} labels: "
+            "expected one row of class probabilities per label"
+        )
+    return float((probabilities.argmax(axis=1) == labels).mean())
+
+
+def train_and_predict(
+    images,
+    labels,
+    *,
+    test_images: Sequence = (),
+    num_classes: int = 2,
+    epochs: int = 12,
+    pooling: str = "average",
+    seed: int = 0,
+):
+    """Train :func:`train_small_cnn` on ``images`` and ``labels``, then predict each set of ``test_images``.
+
+    What both pitfall experiments do: one seeded training run, then the class
+    probabilities on the subsets it is judged on.
+
+    Args:
+        images, labels: the training images (float 0-1, NHWC) and their integer labels.
+        test_images: image arrays to predict, in order (for instance a validation
+            subset and a second test subset).
+        num_classes, epochs, pooling, seed: passed to :func:`train_small_cnn`.
+
+    Returns:
+        ``(model, probabilities)``: the trained model and a list with one array of
+        class probabilities, shape ``(n, num_classes)``, per set of ``test_images``.
+
+    Example:
+        >>> model, (probabilities,) = train_and_predict(
+        ...     images, labels, test_images=[test_images], epochs=5, seed=0)  # doctest: +SKIP
+        >>> accuracy(probabilities, test_labels)  # doctest: +SKIP
+        0.93
+    """
+    model = train_small_cnn(images, labels, num_classes=num_classes, epochs=epochs, pooling=pooling, seed=seed)
+    return model, [predict(model, subset) for subset in test_images]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medcnn.errors import ConfigError
+from medcnn.pitfalls.models import accuracy, train_and_predict
 
 CLASS_NAMES = ("healthy", "opacity")
 
@@ -196,15 +197,15 @@ def run_shortcut_experiment(
         >>> result.gap > 0.2  # doctest: +SKIP
         True
     """
-    from medcnn.pitfalls.models import predict, train_small_cnn
-
     common = dict(image_size=image_size, lesion_contrast=lesion_contrast)
     training = make_shortcut_data(training_count, marker_rate=marker_rate, seed=seed * 1000 + 1, **common)
     validation = make_shortcut_data(test_count, marker_rate=marker_rate, seed=seed * 1000 + 2, **common)
     uncorrelated = make_shortcut_data(test_count, marker_rate=0.5, seed=seed * 1000 + 3, **common)
-    model = train_small_cnn(training.images, training.labels, epochs=epochs, seed=seed)
-
-    def accuracy(data: ShortcutData) -> float:
-        return float((predict(model, data.images).argmax(axis=1) == data.labels).mean())
-
-    return ShortcutExperiment(model, training, validation, uncorrelated, accuracy(validation), accuracy(uncorrelated))
+    model, (on_validation, on_uncorrelated) = train_and_predict(
+        training.images, training.labels, test_images=[validation.images, uncorrelated.images], epochs=epochs,
+        seed=seed,
+    )
+    return ShortcutExperiment(
+        model, training, validation, uncorrelated,
+        accuracy(on_validation, validation.labels), accuracy(on_uncorrelated, uncorrelated.labels),
+    )
