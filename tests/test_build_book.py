@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+from helpers import load_tool
 
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("build_book", REPOSITORY / "tools" / "build_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_book = _load_tool()
+build_book = load_tool("build_book")
 
 
 @pytest.fixture

@@ -7,28 +7,15 @@ file), and conversions of small chapters written here, one MyST feature each.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-TOOLS = REPOSITORY / "tools"
+from helpers import CHAPTER_FRONT_MATTER, REPOSITORY, load_tool
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-sys.path.insert(0, str(TOOLS))
-colab_notebook = _load("colab_notebook")
+colab_notebook = load_tool("colab_notebook")
 
 SOURCES = sorted(
     path
@@ -125,20 +112,6 @@ def test_cross_references_link_to_the_published_site():
 
 # ---- one feature at a time ---------------------------------------------------------------------
 
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-"""
-
 
 @pytest.fixture
 def small_book(tmp_path):
@@ -164,7 +137,7 @@ def small_book(tmp_path):
 
 def _convert(book, body):
     source = book / "book" / "part" / "chapter.md"
-    source.write_text(HEADER + body, encoding="utf-8")
+    source.write_text(CHAPTER_FRONT_MATTER + body, encoding="utf-8")
     return colab_notebook.colab_notebook(source, root=book)
 
 

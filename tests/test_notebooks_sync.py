@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-TOOL = REPOSITORY / "tools" / "check_notebooks.py"
+from helpers import CHAPTER_FRONT_MATTER, REPOSITORY, TOOLS, load_tool
 
-CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+TOOL = TOOLS / "check_notebooks.py"
 
-# A small chapter
+CHAPTER = CHAPTER_FRONT_MATTER + """# A small chapter
 
 Some text before the code.
 
@@ -39,15 +26,7 @@ More text after it.
 """
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("check_notebooks", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("check_notebooks", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-check_notebooks = _load_tool()
+check_notebooks = load_tool("check_notebooks")
 
 
 @pytest.fixture

@@ -8,42 +8,31 @@ kagglehub stand-in answers like Colab's and the dataset folder is linked in plac
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import threading
 from functools import partial
-from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-TOOL = Path(__file__).resolve().parent.parent / "tools" / "rehearsal.py"
+from helpers import load_tool, serving
 
 
 @pytest.fixture(scope="module")
 def rehearsal():
-    spec = importlib.util.spec_from_file_location("rehearsal", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("rehearsal", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("rehearsal")
 
 
 @pytest.fixture
 def stand_ins(rehearsal, tmp_path, monkeypatch):
     sources = rehearsal._stand_in_sources(tmp_path / "workspace", images=4, seed=0)
     log: list = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(rehearsal.FigshareStandIn, files=sources["files"], log=log))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    address = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("MEDCNN_FIGSHARE_API", f"{address}/api")
-    monkeypatch.setenv("MEDCNN_FIGSHARE_FILES", f"{address}/files")
-    monkeypatch.setenv("MEDCNN_FIGSHARE_PARTS", str(sources["parts"]))
-    monkeypatch.setenv("MEDCNN_REHEARSAL_KAGGLE", str(sources["kaggle"]))
-    monkeypatch.syspath_prepend(str(sources["python_path"]))
-    real_kagglehub = sys.modules.pop("kagglehub", None)
-    yield sources, log
-    server.shutdown()
+    with serving(partial(rehearsal.FigshareStandIn, files=sources["files"], log=log)) as address:
+        monkeypatch.setenv("MEDCNN_FIGSHARE_API", f"{address}/api")
+        monkeypatch.setenv("MEDCNN_FIGSHARE_FILES", f"{address}/files")
+        monkeypatch.setenv("MEDCNN_FIGSHARE_PARTS", str(sources["parts"]))
+        monkeypatch.setenv("MEDCNN_REHEARSAL_KAGGLE", str(sources["kaggle"]))
+        monkeypatch.syspath_prepend(str(sources["python_path"]))
+        real_kagglehub = sys.modules.pop("kagglehub", None)
+        yield sources, log
     sys.modules.pop("kagglehub", None)  # the stand-in must not outlive this test
     if real_kagglehub is not None:
         sys.modules["kagglehub"] = real_kagglehub
