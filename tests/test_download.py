@@ -1,39 +1,17 @@
 """Downloads without the network: a local HTTP server for pooch, a stand-in for kagglehub, safe unzip."""
 
-import functools
 import http.server
 import shutil
 import socket
-import threading
 import zipfile
 
 import pytest
 
+from helpers import serving
 from medcnn.datasets import brain_tumor, covid19, retina
 from medcnn.download.archives import extract_zip, is_unpacked
 from medcnn.download.fetch import fetch_kaggle, fetch_url, kaggle_handle
 from medcnn.errors import DataError, DownloadError
-
-
-@pytest.fixture()
-def local_server(tmp_path):
-    """Serve tmp_path/served over HTTP on 127.0.0.1; stopped after the test."""
-    served = tmp_path / "served"
-    served.mkdir()
-
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *arguments):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield served, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def closed_port_url():
@@ -43,8 +21,8 @@ def closed_port_url():
     return f"http://127.0.0.1:{port}/articles/1512427"
 
 
-def test_fetch_url_downloads_once(local_server, tmp_path):
-    served, base = local_server
+def test_fetch_url_downloads_once(file_server, tmp_path):
+    served, base = file_server.folder, file_server.url
     (served / "data.bin").write_bytes(b"x" * 5000)
     target = tmp_path / "downloads"
     path = fetch_url(f"{base}/data.bin", folder=target, file_name="kept.bin", progress=False)
@@ -53,8 +31,8 @@ def test_fetch_url_downloads_once(local_server, tmp_path):
     assert fetch_url(f"{base}/data.bin", folder=target, file_name="kept.bin", progress=False) == path
 
 
-def test_fetch_url_checks_the_hash(local_server, tmp_path):
-    served, base = local_server
+def test_fetch_url_checks_the_hash(file_server, tmp_path):
+    served, base = file_server.folder, file_server.url
     (served / "data.bin").write_bytes(b"abc")
     with pytest.raises(DownloadError, match="data.bin"):
         fetch_url(f"{base}/data.bin", folder=tmp_path, file_name="data.bin", known_hash="sha256:" + "0" * 64, progress=False)
@@ -70,8 +48,8 @@ def test_unreachable_url_names_it_and_the_manual_fix(tmp_path):
     assert not (tmp_path / "brain_tumor" / "1512427.zip").exists()
 
 
-def test_http_error_is_a_download_error(local_server, tmp_path):
-    _, base = local_server
+def test_http_error_is_a_download_error(file_server, tmp_path):
+    base = file_server.url
     with pytest.raises(DownloadError, match="missing.zip"):
         fetch_url(f"{base}/missing.zip", folder=tmp_path, file_name="missing.zip", progress=False)
 
@@ -187,15 +165,16 @@ def test_existing_unmarked_folder_is_not_overwritten(tmp_path):
 
 
 class _FigshareMimic:
-    """A local server shaped like figshare: ``/v2/file/download/<id>`` (the API, redirecting to
-    ``/storage/<id>``) and ``/files/<id>`` (ndownloader). ``answers`` picks how each host answers."""
+    """A request handler shaped like figshare: ``/v2/file/download/<id>`` (the API, redirecting to
+    ``/storage/<id>``) and ``/files/<id>`` (ndownloader). ``answers`` picks how each host answers;
+    ``requests`` records every path asked for."""
 
     def __init__(self, files_by_id):
-        import http.server
-
         self.files = dict(files_by_id)
         self.answers = {"api": "redirect", "files": "file"}
         self.requests = []
+
+    def handler(self):
         mimic = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -230,37 +209,19 @@ class _FigshareMimic:
                     return self._send(302, b"", [("Location", f"/storage/{file_id}")])
                 return self._send(200, mimic.files[file_id], [("Content-Type", "application/octet-stream")])
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.endpoints = (f"{self.url}/v2/file/download/{{file_id}}", f"{self.url}/files/{{file_id}}")
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        return Handler
 
 
 @pytest.fixture()
-def figshare(tmp_path):
+def figshare(figshare_article):
     """The synthetic article's five files served by id, with their (id, size, md5) table."""
-    import hashlib
-
-    mimic_root = brain_tumor.write_synthetic(tmp_path / "mimic", per_class=2, image_size=8)
-    files, parts = {}, {}
-    with zipfile.ZipFile(mimic_root / brain_tumor.DOWNLOAD_NAME) as archive:
-        for position, name in enumerate(sorted(archive.namelist())):
-            if name == "README.txt":
-                continue
-            data = archive.read(name)
-            files[5000 + position] = data
-            parts[name] = (5000 + position, len(data), hashlib.md5(data).hexdigest())
-    server = _FigshareMimic(files)
-    server.parts = parts
-    server.mimic_root = mimic_root
-    yield server
-    server.close()
+    mimic = _FigshareMimic(figshare_article.files)
+    mimic.parts = figshare_article.parts
+    mimic.mimic_root = figshare_article.root
+    with serving(mimic.handler()) as url:
+        mimic.url = url
+        mimic.endpoints = (f"{url}/v2/file/download/{{file_id}}", f"{url}/files/{{file_id}}")
+        yield mimic
 
 
 def _no_empty_or_partial_files(folder):

@@ -5,14 +5,9 @@ neighbours: test_decode, test_datasets_*, test_download, test_image_cache, test_
 """
 
 import errno
-import functools
-import hashlib
-import http.server
 import json
 import os
-import threading
 import warnings
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -175,88 +170,35 @@ def test_disk_full_while_writing_results_names_the_folder_and_keeps_the_old_file
 # --- 16, 17, 19: downloads ----------------------------------------------------------------------------
 
 
-class _Server:
-    """A local HTTP server whose files can be served whole or cut off midway (a dropped connection)."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.cut = set()
-        server = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *arguments):
-                pass
-
-            def do_GET(self):
-                name = self.path.lstrip("/")
-                if name not in server.cut:
-                    return super().do_GET()
-                data = (server.folder / name).read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 3])
-                self.wfile.flush()
-                self.close_connection = True
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def server(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    running = _Server(served)
-    yield running
-    running.close()
-
-
-def test_interrupted_download_is_never_taken_as_complete_and_a_rerun_restarts(server, tmp_path):
+def test_interrupted_download_is_never_taken_as_complete_and_a_rerun_restarts(file_server, tmp_path):
     from medcnn.download.fetch import fetch_url
 
     payload = os.urandom(300_000)
-    (server.folder / "data.zip").write_bytes(payload)
-    server.cut.add("data.zip")
+    (file_server.folder / "data.zip").write_bytes(payload)
+    file_server.cut.add("data.zip")
     target = tmp_path / "downloads"
     with pytest.raises(DownloadError) as caught:
-        fetch_url(f"{server.url}/data.zip", folder=target, file_name="data.zip", progress=False)
-    assert f"{server.url}/data.zip" in str(caught.value) and "save it as" in str(caught.value)
+        fetch_url(f"{file_server.url}/data.zip", folder=target, file_name="data.zip", progress=False)
+    assert f"{file_server.url}/data.zip" in str(caught.value) and "save it as" in str(caught.value)
     assert not (target / "data.zip").exists()
     assert [path.name for path in target.iterdir()] == []  # no temporary file left either
-    server.cut.clear()
-    path = fetch_url(f"{server.url}/data.zip", folder=target, file_name="data.zip", progress=False)
+    file_server.cut.clear()
+    path = fetch_url(f"{file_server.url}/data.zip", folder=target, file_name="data.zip", progress=False)
     assert path.read_bytes() == payload
 
 
-def _mimic_figshare(tmp_path, server):
+def _serve_figshare(server, article):
     """Serve the synthetic article's files by id under /files/<id>; return their table and URL templates."""
-    from medcnn.datasets import brain_tumor
-
-    mimic = brain_tumor.write_synthetic(tmp_path / "mimic", per_class=2, image_size=8)
     (server.folder / "files").mkdir(exist_ok=True)
-    with zipfile.ZipFile(mimic / brain_tumor.DOWNLOAD_NAME) as archive:
-        parts = {}
-        for position, name in enumerate(archive.namelist()):
-            if name == "README.txt":
-                continue
-            data = archive.read(name)
-            (server.folder / "files" / str(1000 + position)).write_bytes(data)
-            parts[name] = (1000 + position, len(data), hashlib.md5(data).hexdigest())
-    return parts, (f"{server.url}/files/{{file_id}}",)
+    for file_id, data in article.files.items():
+        (server.folder / "files" / str(file_id)).write_bytes(data)
+    return article.parts, (f"{server.url}/files/{{file_id}}",)
 
 
-def test_figshare_parts_are_checked_against_their_checksums(server, tmp_path):
+def test_figshare_parts_are_checked_against_their_checksums(file_server, figshare_article, tmp_path):
     from medcnn.datasets import brain_tumor
 
-    parts, endpoints = _mimic_figshare(tmp_path, server)
+    parts, endpoints = _serve_figshare(file_server, figshare_article)
     root = brain_tumor.download(tmp_path / "good" / "brain_tumor", progress=False, part_checksums=parts, endpoints=endpoints)
     assert len(brain_tumor.index(root)) == 6
 
@@ -283,15 +225,15 @@ def test_figshare_checksums_are_known_for_every_part():
         assert file_id > 0 and size > 0 and len(md5) == 32 and int(md5, 16) >= 0
 
 
-def test_a_damaged_figshare_zip_is_fetched_again(server, tmp_path):
+def test_a_damaged_figshare_zip_is_fetched_again(file_server, figshare_article, tmp_path):
     from medcnn.datasets import brain_tumor
 
-    parts, endpoints = _mimic_figshare(tmp_path, server)
+    parts, endpoints = _serve_figshare(file_server, figshare_article)
     root = tmp_path / "data" / "brain_tumor"
     root.mkdir(parents=True)
     # A half copy placed under the final name (for instance by an interrupted copy by hand).
     name = "brainTumorDataPublic_1-766.zip"
-    (root / name).write_bytes((server.folder / "files" / str(parts[name][0])).read_bytes()[:500])
+    (root / name).write_bytes((file_server.folder / "files" / str(parts[name][0])).read_bytes()[:500])
     brain_tumor.download(root, progress=False, part_checksums=parts, endpoints=endpoints)
     assert len(brain_tumor.index(root)) == 6 and (root / name).stat().st_size == parts[name][1]
 
