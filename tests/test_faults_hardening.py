@@ -346,21 +346,24 @@ def test_evaluate_again_works_on_the_untouched_run(run_copy, capsys):
     assert main(["evaluate", "--run", str(run_copy)]) == 0
 
 
-def test_study_merge_refuses_tables_from_runs_with_other_settings(tmp_path, capsys):
+def _write_results_table(path, *, epochs=1):
+    """Write a study's results table of one completed retina run (stage 1, accuracy 0.5) as ``path``."""
     import pandas as pd
 
     from medcnn.config import RunConfig
     from medcnn.experiments.results import config_id, setting_id
 
-    tables = []
-    for epochs in (1, 2):
-        config = RunConfig(dataset="retina", epochs=epochs).resolved()
-        row = {**config.to_dict(), "config_id": config_id(config), "setting_id": setting_id(config), "stage": 1,
-               "status": "completed", "accuracy": 0.5}
-        path = tmp_path / f"shard{epochs}" / "results.csv"
-        path.parent.mkdir()
-        pd.DataFrame([row]).to_csv(path, index=False)
-        tables.append(str(path))
+    config = RunConfig(dataset="retina", epochs=epochs).resolved()
+    row = {**config.to_dict(), "config_id": config_id(config), "setting_id": setting_id(config), "stage": 1,
+           "status": "completed", "accuracy": 0.5}
+    path.parent.mkdir()
+    pd.DataFrame([row]).to_csv(path, index=False)
+    return path
+
+
+def test_study_merge_refuses_tables_from_runs_with_other_settings(tmp_path, capsys):
+    tables = [str(_write_results_table(tmp_path / f"shard{epochs}" / "results.csv", epochs=epochs))
+              for epochs in (1, 2)]
     out = tmp_path / "merged"
     error = _one_message(capsys, main(["study-merge", "--out", str(out), *tables]), 3, "different settings",
                          "epochs 1 vs 2")
@@ -517,31 +520,26 @@ def test_a_truncated_resume_state_is_refused_with_a_message(dataset_root, tmp_pa
     ],
 )
 def test_a_damaged_results_table_is_named_with_its_line(edit, expected, tmp_path, capsys):
-    import pandas as pd
-
-    from medcnn.config import RunConfig
-    from medcnn.experiments.results import config_id, setting_id
-
-    config = RunConfig(dataset="retina", epochs=1).resolved()
-    row = {**config.to_dict(), "config_id": config_id(config), "setting_id": setting_id(config), "stage": 1,
-           "status": "completed", "accuracy": 0.5}
-    path = tmp_path / "shard" / "results.csv"
-    path.parent.mkdir()
-    pd.DataFrame([row]).to_csv(path, index=False)
+    path = _write_results_table(tmp_path / "shard" / "results.csv")
     lines = path.read_text().splitlines()
     path.write_text("\n".join(edit(lines)) + "\n")
     _one_message(capsys, main(["study-merge", "--out", str(tmp_path / "merged"), str(path)]), 3, path, "line 2",
                  expected)
 
 
+def _edit_field(path, *, line, column, value):
+    """Change one field of the CSV file ``path`` by hand: ``column`` on ``line`` (line 1 is the header)."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[line - 1].split(",")
+    fields[header.index(column)] = value
+    lines[line - 1] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+
 def test_a_hand_edited_manifest_is_named_with_its_line(run_copy, capsys):
     manifest = run_copy / "manifest.csv"
-    lines = manifest.read_text().splitlines()
-    header = lines[0].split(",")
-    fields = lines[3].split(",")
-    fields[header.index("label")] = "glioma"
-    lines[3] = ",".join(fields)
-    manifest.write_text("\n".join(lines) + "\n")
+    _edit_field(manifest, line=4, column="label", value="glioma")
     _one_message(capsys, main(["evaluate", "--run", str(run_copy)]), 3, manifest, "line 4", "'glioma' is not a whole")
 
 
@@ -627,12 +625,7 @@ def test_a_read_only_dataset_folder_names_the_cache_and_cache_dir_before_any_wor
 
 def test_a_hand_edited_history_is_named_with_its_line(run_copy, capsys):
     history = run_copy / "history.csv"
-    lines = history.read_text().splitlines()
-    header = lines[0].split(",")
-    fields = lines[1].split(",")
-    fields[header.index("val_loss")] = "low"
-    lines[1] = ",".join(fields)
-    history.write_text("\n".join(lines) + "\n")
+    _edit_field(history, line=2, column="val_loss", value="low")
     _one_message(capsys, main(["evaluate", "--run", str(run_copy)]), 3, history, "line 2", "'low' is not a number")
 
 
