@@ -49,14 +49,10 @@ book: setup
 # single-threaded Python), the longest first (the extras are installed before: make starts a part
 # whose set-up is still running only after the parts listed behind it). The time of each part is
 # printed at the end, slowest first.
-# Each part computes with one thread (TensorFlow's and XLA's intra-op pools, OpenMP): two parts run
-# at once, and with a pool of one thread per core each, they would contend for the same cores.
-TEST_THREADS := TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 \
-  XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 test: setup
 	@mkdir -p _build && rm -f _build/timings.txt
 	$(MAKE) --no-print-directory setup-jax setup-browser setup-labs
-	$(TEST_THREADS) $(MAKE) --no-print-directory -j2 --output-sync=target unit-tests book test-jax test-browser test-labs
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests book test-jax test-browser test-labs
 	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
 
 all-unit-tests: setup setup-jax
