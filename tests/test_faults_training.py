@@ -62,6 +62,10 @@ def _train(run_dir, *, epochs, feature_cache, resume=False, stop_after=None):
 
 @pytest.mark.parametrize("feature_cache", ["on", "off"], ids=["cached_features", "end_to_end"])
 def test_killed_training_resumes_with_the_same_history_and_weights(tmp_path, feature_cache):
+    if feature_cache == "on" and keras.backend.backend() != "tensorflow":
+        # what resuming restores (weights, optimizer, callbacks) is the same on both paths:
+        # the end-to-end case covers the other backends (a CI-time choice, 20-30 s a pass)
+        pytest.skip("the cached-features path resumes through the same state: checked on TensorFlow")
     whole, whole_weights = _train(tmp_path / "whole", epochs=3, feature_cache=feature_cache)
     _train(tmp_path / "killed", epochs=3, feature_cache=feature_cache, stop_after=2)
     state = load_resume_state(tmp_path / "killed")
