@@ -11,7 +11,7 @@ export MPLBACKEND ?= Agg
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements.txt
+	tools/timed.sh "requirements installed" $(PYTHON) -m pip install --quiet -r requirements.txt
 	touch $@
 
 setup: $(VENV)/.installed
@@ -49,11 +49,11 @@ book: setup
 # single-threaded Python), the longest first (the extras are installed before: make starts a part
 # whose set-up is still running only after the parts listed behind it). The time of each part is
 # printed at the end, slowest first.
-test: setup
+test:
 	@mkdir -p _build && rm -f _build/timings.txt
-	$(MAKE) --no-print-directory setup-jax setup-browser setup-labs
+	$(MAKE) --no-print-directory setup setup-jax setup-browser setup-labs
 	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests book test-jax test-browser test-labs
-	@echo "Time of each part of make test (seconds, slowest first):" && sort -rn _build/timings.txt
+	@echo "Time of each part of make test (seconds, slowest first; two parts at a time share the two cores):" && sort -rn _build/timings.txt
 
 all-unit-tests: setup setup-jax
 	$(MAKE) --no-print-directory unit-tests

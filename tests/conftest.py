@@ -7,6 +7,7 @@ Plain helpers that test files import (``load_tool``, ``serving``, the chapter he
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import http.server
 import types
@@ -15,6 +16,14 @@ import zipfile
 import pytest
 
 from helpers import serving
+
+
+def pytest_collection_finish(session):
+    """Move everything imported while collecting (TensorFlow, Keras, JAX: about half a million
+    objects) out of the garbage collector's sight. Keras's ``clear_session()`` and Python's own
+    full collections walk every tracked object; with these frozen, a collection looks only at what
+    the tests create (one took ~0.7 s per test before, a few milliseconds after)."""
+    gc.freeze()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Faults while training: a killed run resumes with the same history (case 23); NaN loss (case 24)."""
 
-import gc
 
 import keras
 import numpy as np
@@ -16,8 +15,7 @@ from medcnn.training.resume import load_resume_state
 @pytest.fixture(autouse=True)
 def _fresh_session():
     yield
-    keras.backend.clear_session()
-    gc.collect()
+    keras.backend.clear_session()  # and a garbage collection
 
 
 def _batches(seed=0):

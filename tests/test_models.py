@@ -1,6 +1,5 @@
 """Models: the three backbones, the study's heads and counts, saving, splitting, fine-tuning."""
 
-import gc
 
 import keras
 import numpy as np
@@ -19,8 +18,7 @@ def _parameters(weights) -> int:
 @pytest.fixture(autouse=True)
 def _fresh_session():
     yield
-    keras.backend.clear_session()
-    gc.collect()
+    keras.backend.clear_session()  # and a garbage collection
 
 
 def test_backbone_lookup_sizes_and_errors():

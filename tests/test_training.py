@@ -1,6 +1,5 @@
 """Training: compile, the study's callbacks, precision choice, cached features equal end-to-end training."""
 
-import gc
 import math
 
 import keras
@@ -22,8 +21,7 @@ from medcnn.training.precision import Device, choose_policy, configure_precision
 @pytest.fixture(autouse=True)
 def _fresh_session():
     yield
-    keras.backend.clear_session()
-    gc.collect()
+    keras.backend.clear_session()  # and a garbage collection
 
 
 def _data(count=30, size=32, num_classes=3, seed=0):
