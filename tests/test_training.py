@@ -96,6 +96,7 @@ def test_feature_cache_decision():
     assert feature_cache_decision(vgg, "auto", device_kind="gpu")[0] is True
     use, reason = feature_cache_decision(resnet, "auto", device_kind="gpu")
     assert use is False and "larger than the image" in reason
+    assert feature_cache_decision(resnet, "on", device_kind="gpu")[0] is True  # "on" overrides that choice
     assert feature_cache_decision(resnet, "off", device_kind="cpu")[0] is False
     augmented = build_classifier("resnet50", 3, weights=None, input_size=32, augmentation=build_augmentation(seed=0))
     assert feature_cache_decision(augmented, "auto", device_kind="cpu") == (False, "augmentation changes the images every epoch: trained end to end")
