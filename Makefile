@@ -8,15 +8,10 @@ export MPLBACKEND ?= Agg
 
 .PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
 
-# pip installs without byte-compiling, then compileall compiles every module on both cores (pip
-# does it on one): 66 s became 27 s + 26 s here. Every process then starts from compiled modules,
-# also where the environment sets PYTHONDONTWRITEBYTECODE.
 $(VENV)/.installed: requirements.txt code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	tools/timed.sh "requirements installed" $(PYTHON) -m pip install --quiet --no-compile -r requirements.txt
-	tools/timed.sh "requirements byte-compiled" $(PYTHON) -m compileall -q -j 0 $(VENV)/lib \
-	  || echo "(the modules listed above did not compile, as pip would have found too: Python compiles what it imports)"
+	tools/timed.sh "requirements installed" $(PYTHON) -m pip install --quiet -r requirements.txt
 	touch $@
 
 setup: $(VENV)/.installed
@@ -57,7 +52,7 @@ book: setup
 test:
 	@mkdir -p _build && rm -f _build/timings.txt
 	$(MAKE) --no-print-directory setup setup-jax setup-browser setup-labs
-	$(MAKE) --no-print-directory -j2 --output-sync=target unit-tests book test-jax test-browser test-labs \
+	$(MAKE) --no-print-directory -j3 --output-sync=target unit-tests book test-jax test-browser test-labs \
 	  BACKEND_FREE_ON_JAX=1
 	@echo "Time of each part of make test (seconds, slowest first; two parts at a time share the two cores):" && sort -rn _build/timings.txt
 
