@@ -46,14 +46,15 @@ book: setup
 # built and then opened in Chromium (the browser test skips, saying why, where /usr/bin/chromium is
 # missing); the labs built, graded and tested. Every chapter's .ipynb is checked against its .md by
 # the tests (tests/test_notebooks_sync.py). The parts run two at a time (make -j2: most of each is
-# single-threaded Python), the longest first (the extras are installed before: make starts a part
-# whose set-up is still running only after the parts listed behind it). The time of each part is
-# printed at the end, slowest first.
+# single-threaded Python; three at a time was slower), the longest first. The extras (JAX, Playwright,
+# Otter-Grader) install beside the start of the TensorFlow pass, before the book: they come first
+# in the list because make starts a part whose set-up is still running only after the parts listed
+# behind it. The time of each part, and its CPU seconds, are printed at the end, slowest first.
 test:
 	@mkdir -p _build && rm -f _build/timings.txt
-	$(MAKE) --no-print-directory setup setup-jax setup-browser setup-labs
-	$(MAKE) --no-print-directory -j3 --output-sync=target unit-tests book test-jax test-browser test-labs \
-	  BACKEND_FREE_ON_JAX=1
+	$(MAKE) --no-print-directory setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target setup-jax setup-browser setup-labs unit-tests book \
+	  test-jax test-browser test-labs
 	@echo "Time of each part of make test (seconds, slowest first; two parts at a time share the two cores):" && sort -rn _build/timings.txt
 
 all-unit-tests: setup setup-jax
@@ -64,8 +65,7 @@ all-unit-tests: setup setup-jax
 # (marker `notebooks`) repeat what the book build executes: `make test-notebooks` runs them.
 unit-tests: setup
 	tools/timed.sh "unit and integration tests (TensorFlow)" \
-	  $(PYTHON) -m pytest -q tests -m "not browser and not notebooks and not labs" --durations=10 \
-	  $(if $(BACKEND_FREE_ON_JAX),$(patsubst %,--ignore=tests/%.py,$(BACKEND_FREE_TESTS)))
+	  $(PYTHON) -m pytest -q tests -m "not browser and not notebooks and not labs" --durations=10
 
 # Every paired .ipynb executed alone in an empty folder, smoke profile, as Colab runs it.
 test-notebooks: setup
@@ -95,14 +95,9 @@ test-browser: book
 # test_colab_runs checks what a Colab session relies on, and Colab runs TensorFlow.
 JAX_TESTS ?= test_models test_training test_batches test_augment test_bench test_grad_cam \
   test_pitfalls test_faults_training test_evaluation test_pipeline test_chapter_code
-# The tests of the book, the notebooks' and the repository's tooling and the published tables
-# never reach Keras's backend: they run once either way. In `make test` (BACKEND_FREE_ON_JAX=1)
-# they run in the JAX part rather than the TensorFlow one, which evens out the two lanes (the
-# TensorFlow part is the longer by ~30 s). None of them has an `integration` test.
-BACKEND_FREE_TESTS ?= test_book test_colab_notebooks test_notebooks_sync test_published test_workflows
 test-jax: setup-jax
-	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)$(if $(BACKEND_FREE_ON_JAX), and the backend-free tests)" \
-	  $(PYTHON) -m pytest -q $(patsubst %,tests/%.py,$(JAX_TESTS) $(if $(BACKEND_FREE_ON_JAX),$(BACKEND_FREE_TESTS))) \
+	KERAS_BACKEND=jax tools/timed.sh "unit tests (JAX)" \
+	  $(PYTHON) -m pytest -q $(patsubst %,tests/%.py,$(JAX_TESTS)) \
 	  -m "not browser and not integration and not labs" --durations=10
 
 # The unit tests and the three dataset chapters (smoke profile, each notebook alone in an empty

@@ -1,11 +1,11 @@
-"""What a full run on Colab relies on: results kept on Drive, resume state only when asked,
-the rehearsal's environment overrides of the full profile, a figshare mirror's own file list."""
+"""What a full run on Colab relies on: results kept on Drive, the rehearsal's environment overrides
+of the full profile, a figshare mirror's own file list. (The resume state it writes to Drive each
+epoch, and only when asked, is checked by tests/test_faults_training.py and tests/test_training.py.)"""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from medcnn.errors import ConfigError, DownloadError
@@ -66,39 +66,3 @@ def test_figshare_mirror_lists_its_own_files(tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match="MEDCNN_FIGSHARE_PARTS"):
         brain_tumor.figshare_parts()
 
-
-def _batches():
-    from medcnn.batches import ArrayBatches
-
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (12, 32, 32, 3), dtype="uint8")
-    labels = np.arange(12) % 2
-    train = ArrayBatches(images, labels, num_classes=2, batch_size=4, shuffle=True, seed=1, indices=np.arange(8))
-    validation = ArrayBatches(images, labels, num_classes=2, batch_size=4, indices=np.arange(8, 12))
-    return train, validation
-
-
-@pytest.mark.parametrize("resume_state", [False, True])
-def test_resume_state_only_when_asked(tmp_path, resume_state):
-    import keras
-
-    from medcnn.models.classifier import build_classifier
-    from medcnn.training.fit import train_classifier
-
-    keras.backend.clear_session()
-    model = build_classifier("vgg16", 2, weights=None, input_size=32, seed=0)
-    train, validation = _batches()
-    run_dir = tmp_path / "run"
-    train_classifier(model, train, validation, epochs=1, run_dir=run_dir, seed=0, verbose=0,
-                     feature_cache="off", resume_state=resume_state)  # fmt: skip
-    assert (run_dir / "history.csv").is_file()
-    assert (run_dir / "resume.npz").is_file() == resume_state
-    if resume_state:
-        from medcnn.training.resume import load_resume_state
-
-        state = load_resume_state(run_dir)
-        trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
-        # the frozen backbone's weights are not in it: only what training changes
-        assert sum(int(np.size(value)) for value in state.variables) < trainable + 100
-        assert len(state.variables) < len(model.variables)
-        assert state.best_weights is None or len(state.best_weights) < len(model.get_weights())

@@ -53,7 +53,7 @@ def _train(run_dir, *, epochs, feature_cache, resume=False, stop_after=None):
                 train_classifier(model, train, validation, **options)
         finally:
             keras.Model.fit = original_fit
-        return None, None
+        return None, model
     history = train_classifier(model, train, validation, **options)
     return history, [np.array(weight) for weight in model.get_weights()]
 
@@ -65,9 +65,15 @@ def test_killed_training_resumes_with_the_same_history_and_weights(tmp_path, fea
         # the end-to-end case covers the other backends (a CI-time choice, 20-30 s a pass)
         pytest.skip("the cached-features path resumes through the same state: checked on TensorFlow")
     whole, whole_weights = _train(tmp_path / "whole", epochs=3, feature_cache=feature_cache)
-    _train(tmp_path / "killed", epochs=3, feature_cache=feature_cache, stop_after=2)
+    _, killed_model = _train(tmp_path / "killed", epochs=3, feature_cache=feature_cache, stop_after=2)
     state = load_resume_state(tmp_path / "killed")
     assert state.epoch == 2 and not state.finished_for(3)
+    # The state holds only what training changes (a Colab run writes it to Drive each epoch):
+    # the frozen backbone's weights are not in it.
+    trainable = sum(int(np.prod(weight.shape)) for weight in killed_model.trainable_weights)
+    assert sum(int(np.size(value)) for value in state.variables) < trainable + 100
+    assert len(state.variables) < len(killed_model.variables)
+    assert state.best_weights is None or len(state.best_weights) < len(killed_model.get_weights())
     assert state.callbacks["early_stopping"]["best"] == pytest.approx(min(row["val_loss"] for row in state.rows))
     assert len(pd.read_csv(tmp_path / "killed" / "history.csv")) == 2
     resumed, resumed_weights = _train(tmp_path / "killed", epochs=3, feature_cache=feature_cache, resume=True)

@@ -17,10 +17,13 @@ RUN_FILES = ("config.json", "manifest.csv", "history.csv", "metrics.json", "repo
 
 
 @pytest.mark.parametrize(
-    "dataset, backbone",
-    [("brain_tumor", "resnet50"), ("covid19", "vgg16"), ("retina", "vgg16"), ("folder", "vgg16")],
+    "dataset, backbone, feature_cache, training_path",
+    # "off" on one dataset: the end-to-end path through the command line ("on" takes the path
+    # "auto" takes here; what each setting decides is checked in tests/test_training.py)
+    [("brain_tumor", "resnet50", "auto", "cached_features"), ("covid19", "vgg16", "auto", "cached_features"),
+     ("retina", "vgg16", "off", "end_to_end"), ("folder", "vgg16", "auto", "cached_features")],
 )
-def test_cli_workflow_for_each_dataset(dataset, backbone, tmp_path, capsys):
+def test_cli_workflow_for_each_dataset(dataset, backbone, feature_cache, training_path, tmp_path, capsys):
     root = tmp_path / "data"
     assert main(["synth", "--dataset", dataset, "--root", str(root), "--per-class", "6", "--seed", "1"]) == 0
     assert main(["index", "--dataset", dataset, "--root", str(root), "--out", str(tmp_path / "index.csv")]) == 0
@@ -29,13 +32,20 @@ def test_cli_workflow_for_each_dataset(dataset, backbone, tmp_path, capsys):
     assert set(manifest["subset"]) == {"train", "val", "test"}
     run = tmp_path / "run"
     assert main(["train", "--dataset", dataset, "--root", str(root), "--backbone", backbone, "--profile", "smoke",
-                 "--epochs", "1", "--batch-size", "8", "--verbose", "0", "--out", str(run)]) == 0
+                 "--epochs", "1", "--batch-size", "8", "--verbose", "0", "--feature-cache", feature_cache,
+                 "--out", str(run)]) == 0
     for name in RUN_FILES:
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert "SMOKE RUN" in (run / "report.md").read_text()
-    assert "SMOKE RUN" in capsys.readouterr().out
+    # the path taken is recorded in the history and the timings
+    assert set(pd.read_csv(run / "history.csv")["training_path"]) == {training_path}
+    assert json.loads((run / "timings.json").read_text())["training_path"] == training_path
+    printed = capsys.readouterr().out
+    assert "SMOKE RUN" in printed
+    # the banner states the epochs asked for, not the profile's two
+    assert "at most 1 epoch(s)" in printed and "at most 2 epoch(s)" not in printed
     assert main(["evaluate", "--run", str(run)]) == 0
     assert json.loads((run / "metrics.json").read_text())["accuracy"] == pytest.approx(metrics["accuracy"])
 
@@ -77,26 +87,6 @@ def test_smoke_subset_keeps_whole_patients_and_at_least_three_per_class():
     assert (per_class_patients >= 3).all()
     assert (subset.groupby("patient_id").size() == 13).all()  # whole patients only
     split_index(subset, dataset="brain_tumor", seed=0)  # a grouped split is possible
-
-
-# "on" takes the same path as "auto" here (frozen backbone, no augmentation); what each setting
-# decides is checked in tests/test_training.py (test_feature_cache_decision), without training.
-@pytest.mark.parametrize("feature_cache, expected_path", [("auto", "cached_features"), ("off", "end_to_end")])
-def test_train_runs_with_each_feature_cache_setting_and_records_the_path(feature_cache, expected_path, tmp_path,
-                                                                          capsys):
-    root = tmp_path / "data"
-    assert main(["synth", "--dataset", "retina", "--root", str(root), "--per-class", "3", "--seed", "0"]) == 0
-    run = tmp_path / "run"
-    status = main(["train", "--dataset", "retina", "--root", str(root), "--backbone", "vgg16", "--image-size", "32",
-                   "--epochs", "1", "--batch-size", "4", "--verbose", "0", "--feature-cache", feature_cache,
-                   "--out", str(run)])
-    output = capsys.readouterr()
-    assert status == 0, output.err
-    assert set(pd.read_csv(run / "history.csv")["training_path"]) == {expected_path}
-    timings = json.loads((run / "timings.json").read_text())
-    assert timings["training_path"] == expected_path
-    # the banner states the epochs asked for, not the profile's two
-    assert "at most 1 epoch(s)" in output.out and "at most 2 epoch(s)" not in output.out
 
 
 def test_feature_cache_on_with_augmentation_is_refused_before_any_work(tmp_path, capsys):

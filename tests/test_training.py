@@ -126,6 +126,7 @@ def test_cached_features_train_exactly_like_end_to_end(tmp_path):
         assert list(history.columns[:6]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
         on_disk = pd.read_csv(run_dir / "history.csv")
         np.testing.assert_allclose(on_disk["loss"], history["loss"], rtol=1e-6)
+        assert not (run_dir / "resume.npz").exists()  # the resume state is written only when asked
         # the checkpoint is the whole classifier (uint8 images in), also on the feature path
         best = keras.saving.load_model(run_dir / "best_model.keras")
         assert best.input.dtype == "uint8" and best.output.shape == (None, 3)
