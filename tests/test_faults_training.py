@@ -1,6 +1,5 @@
 """Faults while training: a killed run resumes with the same history (case 23); NaN loss (case 24)."""
 
-
 import keras
 import numpy as np
 import pandas as pd

@@ -1,6 +1,5 @@
 """Models: the three backbones, the study's heads and counts, saving, splitting, fine-tuning."""
 
-
 import keras
 import numpy as np
 import pytest
