@@ -155,6 +155,48 @@ def test_the_reviews_misprints_are_listed():
     assert misprints["evidence"].str.len().gt(20).all()
 
 
+def test_the_text_misprints_name_their_lines_and_consequences():
+    misprints = load_misprints()
+    text = misprints[misprints["table"] == "text"].set_index("column")
+    # the wrong 97.8 % (class 2's recall before augmentation) is on line 2298; line 2296's 97.8 % is class 1's, right
+    assert text.loc["line 2298", ["printed", "consistent"]].tolist() == ["97.8 %", "97.3 %"]
+    assert "line 2296" in text.loc["line 2298", "evidence"]
+    # lines 2127-2131: "beaten in F1 by ResNet-50" holds only with the misprinted 0.970
+    tables = load_study_tables(corrected=True)
+    stage1 = tables[(tables["table"] == "B.2") & (tables["class_name"] == AVERAGE)].set_index(["model", "batch_size"])
+    assert stage1.loc[("vgg16", 64), "f1"] > stage1.loc[("resnet50", 128), "f1"]
+    assert load_study_tables().set_index(["table", "dataset", "model", "batch_size", "class_name"]).loc[
+        ("B.2", "covid19", "vgg16", 64, AVERAGE), "f1"] < stage1.loc[("resnet50", 128), "f1"]
+    assert "falsifies" in text.loc["lines 2127-2131", "evidence"]
+    assert text.loc["line 2320", ["printed", "consistent"]].tolist() == ["86.6 %", "87.4 %"]
+    assert "fine-tuning" in text.loc["lines 3152-3154", "consistent"]
+    assert set(misprints["status"]) == {"confirmed", "unresolved"}
+
+
+def test_tabla_5_7_retina_row_is_unresolved_and_a_consistent_confusion_matrix():
+    misprints = load_misprints()
+    unresolved = misprints[misprints["status"] == "unresolved"]
+    assert set(unresolved["table"]) == {"5.7"} and set(unresolved["dataset"]) == {"retina"} and len(unresolved) == 6
+    assert unresolved["evidence"].str.contains("two readings").all()
+    printed = load_study_tables().query("table == '5.7' and dataset == 'retina' and fine_tune").iloc[0]
+    # reading (2): one split of the 592 correct images into healthy and diseased fits the printed averages,
+    # computed as the study computes them (the mean of class figures rounded to three decimals)
+    fits = []
+    for healthy in range(135):
+        diseased = int(printed["correct"]) - healthy
+        if not 0 <= diseased <= 506:
+            continue
+        precision = [healthy / (healthy + 506 - diseased), diseased / (diseased + 134 - healthy)]
+        recall = [healthy / 134, diseased / 506]
+        precision, recall = np.round(precision, 3), np.round(recall, 3)
+        f1 = np.round(2 * precision * recall / (precision + recall), 3)
+        averages = [float(np.mean(values)) for values in (precision, recall, f1)]
+        if np.allclose(averages, printed[["precision", "recall", "f1"]].astype(float), atol=0.0006):
+            fits.append((healthy, diseased))
+    assert fits == [(112, 480)]
+    assert printed["correct"] / printed["total"] == pytest.approx(printed["accuracy"], abs=0.0005)
+
+
 def test_best_configurations_and_the_long_form():
     best = best_configurations().set_index("dataset")
     assert best.loc["covid19", ["model", "batch_size", "learning_rate", "augment", "fine_tune"]].tolist() == [

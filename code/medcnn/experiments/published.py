@@ -10,7 +10,8 @@ Every number of the study's result tables is there, as printed (``published/READ
 - ``study_subsets.csv``: Tabla 4.1, the study's images per dataset, subset and class;
 - ``augmentation.csv``: Tabla A.1, the study's augmentation ranges;
 - ``misprints.csv``: every number that disagrees with the study's own arithmetic, with
-  the value that agrees and how we know; :func:`find_inconsistencies` finds them again.
+  the value that agrees and how we know (``status`` ``unresolved`` where two readings
+  remain); :func:`find_inconsistencies` finds them again.
 
 Figures are kept as printed; ``corrected=True`` replaces each listed misprint by its
 consistent value. :func:`load_published_results` gives the long form (one figure per
@@ -39,7 +40,11 @@ TABLE_COLUMNS = (*TABLE_KEYS, *TABLE_METRICS, "source")
 COUNT_METRICS = ("correct", "incorrect", "total")
 AVERAGE = "average"
 MISPRINT_COLUMNS = ("table", "dataset", "model", "batch_size", "learning_rate", "augment", "fine_tune",
-                    "class_name", "column", "printed", "consistent", "evidence")
+                    "class_name", "column", "printed", "consistent", "evidence", "status")
+# ``confirmed``: the study's own figures show the consistent value; ``unresolved``: the printed
+# figures disagree with another table but admit two readings (the evidence gives both; the
+# corrected tables use the one written in ``consistent``).
+MISPRINT_STATUSES = ("confirmed", "unresolved")
 # The long form compared with a reproduction (one figure per row); kept for the reports.
 RESULT_COLUMNS = ("table", "dataset", "backbone", "batch_size", "learning_rate", "augment", "fine_tune",
                   "subset", "class_name", "metric", "value", "source", "note", "best")
@@ -184,16 +189,24 @@ def load_augmentation_ranges(directory=None) -> pd.DataFrame:
 def load_misprints(directory=None) -> pd.DataFrame:
     """Every misprint found in the study: where (table and row keys, or ``text``), what was printed, the consistent value, how we know.
 
-    For Tabla 4.1 the ``model`` column is empty and ``subset`` names the row.
+    For Tabla 4.1 the ``model`` column is empty and ``subset`` names the row; for errors in
+    the study's text ``table`` is ``text`` and ``column`` gives the line(s) of the extracted
+    text. ``status`` is ``confirmed``, or ``unresolved`` where the printed figures admit two
+    readings (Tabla 5.7's retina row): ``evidence`` then gives both, and ``consistent`` the
+    one the corrected tables use.
 
     Example:
         >>> misprints = load_misprints()
         >>> row = misprints[(misprints["table"] == "B.3") & (misprints["column"] == "total")].iloc[0]
-        >>> row["printed"], row["consistent"]
-        ('540', '640')
+        >>> row["printed"], row["consistent"], row["status"]
+        ('540', '640', 'confirmed')
     """
     path = _directory(directory) / "misprints.csv"
-    return _read(path, (*MISPRINT_COLUMNS, "subset")).fillna("")
+    table = _read(path, (*MISPRINT_COLUMNS, "subset")).fillna("")
+    unknown = sorted(set(table["status"]) - set(MISPRINT_STATUSES))
+    if unknown:
+        raise DataError(f"{path}: status {unknown}; expected one of {list(MISPRINT_STATUSES)}")
+    return table
 
 
 def find_inconsistencies(tables: pd.DataFrame | None = None, subsets: pd.DataFrame | None = None) -> pd.DataFrame:
