@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from medcnn.datasets import brain_tumor
-from medcnn.datasets.matlab import read_cvind, read_mat_record, write_mat_record
+from medcnn.images.matlab import read_cvind, read_mat_record, write_mat_record
 from medcnn.errors import DataError
 
 

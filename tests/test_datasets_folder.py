@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from medcnn.datasets import DATASET_KEYS, folder, get_dataset
+from medcnn.datasets import DATASET_KEYS, folder, get_dataset, retina
 from medcnn.datasets.base import INDEX_COLUMNS, check_index
 from medcnn.errors import ConfigError, DataError
 
@@ -72,7 +72,7 @@ def test_check_index_rejects_mismatched_labels(tmp_path):
         {"path": ["a.png", "b.png"], "label": [1, 0], "class_name": ["healthy", "diseased"], "patient_id": "", "split": ""}
     )
     with pytest.raises(DataError, match="a.png: label 1 does not match class 'healthy'"):
-        check_index(frame, root=tmp_path, dataset="retina")
+        check_index(frame, root=tmp_path, dataset="retina", class_names=retina.CLASS_NAMES, layout=retina.LAYOUT)
 
 
 def test_check_index_rejects_unknown_split(tmp_path):
@@ -80,7 +80,7 @@ def test_check_index_rejects_unknown_split(tmp_path):
         {"path": ["a.png", "b.png"], "label": [0, 1], "class_name": ["healthy", "diseased"], "patient_id": "", "split": ["train", "dev"]}
     )
     with pytest.raises(DataError, match="b.png: split 'dev'"):
-        check_index(frame, root=tmp_path, dataset="retina")
+        check_index(frame, root=tmp_path, dataset="retina", class_names=retina.CLASS_NAMES, layout=retina.LAYOUT)
 
 
 def test_synthetic_rewrites_itself_with_new_settings(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcnn.datasets.matlab import write_mat_record
+from medcnn.images.matlab import write_mat_record
 from medcnn.errors import DataError
 from medcnn.images.decode import min_max_to_uint8, read_image
 

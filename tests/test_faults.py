@@ -439,7 +439,7 @@ def test_a_mat_without_a_patient_id_is_named_by_the_index(tmp_path):
     import h5py
 
     from medcnn.datasets import brain_tumor
-    from medcnn.datasets.matlab import write_mat_record
+    from medcnn.images.matlab import write_mat_record
 
     write_mat_record(tmp_path / "1.mat", label=1, patient_id="MR1", image=np.ones((4, 4)))
     with h5py.File(tmp_path / "2.mat", "w", userblock_size=512) as handle:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from medcnn.datasets import DATASET_KEYS
 from medcnn.errors import ConfigError
 
 
@@ -69,16 +70,30 @@ class AugmentationSettings:
             )
 
 
+# The study's settings for each dataset (Anexo A, Tabla A.1): a study's choice, so it lives here,
+# with the study's augmentation, not in the dataset's record (which says what the data is).
+STUDY_AUGMENTATION = {
+    "brain_tumor": AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True),
+    "covid19": AugmentationSettings(10.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=False),
+    "retina": AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True),
+}
+OTHER_DATASETS_AUGMENTATION = AugmentationSettings()
+"""Any other dataset (your own ``folder``): the study's general settings, those of the brain MRI."""
+
+
 def augmentation_settings(dataset: str = "brain_tumor") -> AugmentationSettings:
-    """The study's augmentation settings for ``dataset``: its record's ``AUGMENTATION`` (see :mod:`medcnn.datasets`).
+    """The study's augmentation settings for ``dataset`` (:data:`STUDY_AUGMENTATION`, else the general ones).
+
+    Raises:
+        ConfigError: ``dataset`` is not one of :data:`medcnn.datasets.DATASET_KEYS`.
 
     Example:
         >>> augmentation_settings("covid19").vertical_flip
         False
     """
-    from medcnn.datasets import get_dataset
-
-    return get_dataset(dataset).AUGMENTATION
+    if dataset not in DATASET_KEYS:
+        raise ConfigError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASET_KEYS)}")
+    return STUDY_AUGMENTATION.get(dataset, OTHER_DATASETS_AUGMENTATION)
 
 
 def build_augmentation(

@@ -23,8 +23,9 @@ from types import ModuleType
 from medcnn.errors import ConfigError
 
 # The registry: one line per dataset. Each module is the dataset's record (source, licence,
-# citation, class names, split rule, AUGMENTATION, IN_STUDY) and its reader; the CLI's
-# choices, the study's list and the reports derive from here.
+# citation, class names, layout, split rule) and its reader; the CLI's choices and the reports
+# derive from here. What the study did with a dataset (its augmentation, whether its stages run
+# on it) lives with the study: medcnn.augment.STUDY_AUGMENTATION, medcnn.experiments.stages.STUDY_DATASETS.
 DATASET_KEYS = ("brain_tumor", "covid19", "retina", "folder")
 
 
@@ -48,12 +49,3 @@ def get_dataset(key: str) -> ModuleType:
         )
     return importlib.import_module(f"medcnn.datasets.{key}")
 
-
-def study_datasets() -> tuple[str, ...]:
-    """The datasets the study's stages run on (their record says ``IN_STUDY = True``).
-
-    Example:
-        >>> study_datasets()
-        ('brain_tumor', 'covid19', 'retina')
-    """
-    return tuple(key for key in DATASET_KEYS if get_dataset(key).IN_STUDY)

@@ -152,8 +152,8 @@ def check_index(
     *,
     root: str | os.PathLike,
     dataset: str,
-    class_names: tuple[str, ...] | None = None,
-    layout: str | None = None,
+    class_names: tuple[str, ...],
+    layout: str,
 ) -> pd.DataFrame:
     """Validate a reader's table and return it with clean types and a fresh row index.
 
@@ -161,10 +161,11 @@ def check_index(
         frame: the table a reader built.
         root: the dataset folder it was read from (named in messages).
         dataset: the dataset key (names the download command in messages).
-        class_names: every class that must have at least one image; defaults to the
-            dataset module's ``CLASS_NAMES``.
-        layout: the expected on-disk layout, quoted in the message when nothing is found;
-            defaults to the dataset module's ``LAYOUT``.
+        class_names: every class that must have at least one image (the reader's
+            ``CLASS_NAMES``, or the classes found in the folder).
+        layout: the expected on-disk layout, quoted in the message when nothing is found
+            (the reader's ``LAYOUT``). Both are passed by the reader, so this module never
+            goes back up to the registry.
 
     Raises:
         DataError: no images, a class without images, wrong columns, duplicated paths,
@@ -174,19 +175,11 @@ def check_index(
         >>> import pandas as pd
         >>> frame = pd.DataFrame({"path": ["a/1.png", "b/1.png"], "label": [0, 1],
         ...     "class_name": ["healthy", "diseased"], "patient_id": ["", ""], "split": ["", ""]})
-        >>> len(check_index(frame, root="/data/retina", dataset="retina"))
+        >>> len(check_index(frame, root="/data/retina", dataset="retina",
+        ...                 class_names=("healthy", "diseased"), layout="<root>/<class>/*.png"))
         2
     """
     root = Path(root)
-    module = None
-    if class_names is None or layout is None:
-        from medcnn.datasets import get_dataset
-
-        module = get_dataset(dataset)
-    if class_names is None:
-        class_names = module.CLASS_NAMES
-    if layout is None:
-        layout = module.LAYOUT
     hint = fix_hint(dataset, root)
 
     if tuple(frame.columns) != INDEX_COLUMNS:

@@ -5,7 +5,7 @@ tumours: meningioma (708), glioma (1,426) or pituitary tumour (930). The figshar
 download is one zip holding four zips (``brainTumorDataPublic_1-766.zip`` ...
 ``brainTumorDataPublic_2299-3064.zip``, each with its ``N.mat`` files at the top
 level), ``cvind.mat`` (patient-wise cross-validation folds) and ``README.txt``.
-Each ``N.mat`` is MATLAB v7.3 (read with h5py, see :mod:`medcnn.datasets.matlab`).
+Each ``N.mat`` is MATLAB v7.3 (read with h5py, see :mod:`medcnn.images.matlab`; :func:`medcnn.images.decode.read_image` reads their images).
 
 :func:`index` accepts the downloaded outer zip, the four inner zips, an unpacked
 folder of ``.mat`` files, or any subset of them: zips are unpacked once, safely and
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.augment import AugmentationSettings
 from medcnn.datasets.base import INDEX_COLUMNS, check_index, download_folder, require_root, walk_folders
 from medcnn.errors import DataError, DownloadError
+from medcnn.images.matlab import read_mat_record, write_cvind, write_mat_record
 
 KEY = "brain_tumor"
 TITLE = "Brain tumor MRI (Jun Cheng, figshare)"
@@ -74,29 +74,6 @@ CITATION = """@misc{cheng2017braintumor,
 }"""
 DEFAULT_SPLIT = "grouped"
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
-# the study's augmentation for this dataset (ImageDataGenerator's units; see medcnn.augment)
-AUGMENTATION = AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True)
-IN_STUDY = True  # whether the study's stages run on it
-
-
-def read_mat_image(path) -> np.ndarray:
-    """One slice's image as 8-bit grey: ``cjdata/image`` read with h5py, transposed back
-    from MATLAB's column-major order, scaled to 0..255 by its own minimum and maximum as
-    the dataset's README does (``uint8(255/(max-min)*(im-min))``); a constant image, or NaN or
-    infinite pixels, raise :class:`~medcnn.errors.DataError` (``--skip-bad`` leaves it out).
-
-    Example:
-        >>> read_mat_image("brain_tumor/1.mat").dtype  # doctest: +SKIP
-        dtype('uint8')
-    """
-    from medcnn.datasets.matlab import read_mat_record
-    from medcnn.images.decode import checked_to_uint8
-
-    return checked_to_uint8(read_mat_record(path, include_image=True).image, path=path)
-
-
-# the formats of this dataset that medcnn.images.decode.read_image does not read itself
-IMAGE_READERS = {".mat": read_mat_image}
 INNER_RANGES = ((1, 766), (767, 1532), (1533, 2298), (2299, 3064))
 IMAGE_COUNT = 3064
 LAYOUT = f"""  {DOWNLOAD_NAME}                          (the figshare download), or
@@ -190,7 +167,6 @@ def index(root: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
         >>> frame.columns.tolist()  # doctest: +SKIP
         ['path', 'label', 'class_name', 'patient_id', 'split']
     """
-    from medcnn.datasets.matlab import read_mat_record
 
     root = require_root(root, dataset=KEY)
     unpack(root, progress=progress)
@@ -206,7 +182,7 @@ def index(root: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
         label = record.label - 1
         rows.append((files[number].relative_to(root).as_posix(), label, CLASS_NAMES[label], record.patient_id, ""))
     frame = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-    return check_index(frame, root=root, dataset=KEY)
+    return check_index(frame, root=root, dataset=KEY, class_names=CLASS_NAMES, layout=LAYOUT)
 
 
 def file_md5(path: str | os.PathLike) -> str:
@@ -495,7 +471,6 @@ def write_synthetic(
         >>> frame["label"].value_counts().sort_index().tolist()
         [4, 4, 4]
     """
-    from medcnn.datasets.matlab import write_cvind, write_mat_record
     from medcnn.datasets.synthetic import class_pattern, write_synthetic_tree
 
     if per_class < 2:

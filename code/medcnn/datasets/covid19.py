@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.augment import AugmentationSettings
 from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
@@ -64,9 +63,6 @@ CITATION = """@article{chowdhury2020can,
 }"""
 DEFAULT_SPLIT = "stratified"
 SPLIT_FRACTIONS = (0.60, 0.20, 0.20)
-# the study's augmentation for this dataset (ImageDataGenerator's units; see medcnn.augment)
-AUGMENTATION = AugmentationSettings(10.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=False)
-IN_STUDY = True  # whether the study's stages run on it
 RELEASE_FOLDER = "COVID-19_Radiography_Dataset"
 RELEASE_CLASS_FOLDERS = {"covid": "COVID", "normal": "Normal", "viral_pneumonia": "Viral Pneumonia", "lung_opacity": "Lung_Opacity"}
 LAYOUT = """  COVID-19_Radiography_Dataset/COVID/images/COVID-1.png ...
@@ -146,7 +142,7 @@ def index(root: str | os.PathLike, *, include_lung_opacity: bool = False) -> pd.
             rows.append((image.relative_to(root).as_posix(), label, class_name, "", ""))
     rows.sort(key=lambda row: (row[1], natural_key(row[0])))
     frame = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-    return check_index(frame, root=root, dataset=KEY, class_names=class_names)
+    return check_index(frame, root=root, dataset=KEY, class_names=class_names, layout=LAYOUT)
 
 
 def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.augment import AugmentationSettings
 from medcnn.datasets.base import INDEX_COLUMNS, check_index, image_files, natural_key, require_root
 from medcnn.errors import DataError
 
@@ -28,9 +27,6 @@ LICENSE = "the licence of your images"
 CITATION = ""
 DEFAULT_SPLIT = "stratified"
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
-# your own images: the study's general settings (those of the brain MRI)
-AUGMENTATION = AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True)
-IN_STUDY = False  # whether the study's stages run on it
 LAYOUT = """  <root>/<class name>/<image>.png  (also .jpg, .jpeg, .bmp, .tif, .tiff), one subfolder per class, e.g.
   <root>/benign/0001.png, <root>/malignant/0001.png"""
 SYNTHETIC_CLASSES = ("dark", "grey", "light")  # sorted, and brighter with the label

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.augment import AugmentationSettings
 from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
@@ -51,9 +50,6 @@ CITATION = """@article{pachade2021rfmid,
 }"""
 DEFAULT_SPLIT = "official"
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)  # used only by the stratified option; the study used the official split
-# the study's augmentation for this dataset (ImageDataGenerator's units; see medcnn.augment)
-AUGMENTATION = AugmentationSettings(15.0, 0.1, 0.1, 0.05, 0.1, horizontal_flip=True, vertical_flip=True)
-IN_STUDY = True  # whether the study's stages run on it
 LABEL_COLUMNS = (
     "ID,Disease_Risk,DR,ARMD,MH,DN,MYA,BRVO,TSLN,ERM,LS,MS,CSR,ODC,CRVO,TV,AH,ODP,ODE,ST,AION,PT,RT,RS,"
     "CRS,EDN,RPEC,MHL,RP,CWS,CB,ODPM,PRH,MNF,HR,CRAO,TD,CME,PTCR,CF,VH,MCA,VS,BRAO,PLQ,HPED,CL"
@@ -196,7 +192,7 @@ def index(root: str | os.PathLike) -> pd.DataFrame:
         if found:
             rows.extend(_split_rows(root, split, found[0]))
     frame = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-    return check_index(frame, root=root, dataset=KEY)
+    return check_index(frame, root=root, dataset=KEY, class_names=CLASS_NAMES, layout=LAYOUT)
 
 
 def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:

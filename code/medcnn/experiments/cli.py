@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medcnn.datasets import study_datasets
-from medcnn.experiments.stages import STUDY_STAGES
+from medcnn.experiments.stages import STUDY_DATASETS, STUDY_STAGES
 from medcnn.profiles import PROFILES
 
 STAGE_CHOICES = (*(str(stage.number) for stage in STUDY_STAGES), "all")
 SELECT_ON = ("val", "test")  # medcnn.experiments.select.SELECT_ON, without importing pandas here
 DEFAULT_SELECT_ON = "val"
-DATASET_CHOICES = (*study_datasets(), "all")
+DATASET_CHOICES = (*STUDY_DATASETS, "all")
 
 
 def command_study(arguments) -> int:

@@ -28,11 +28,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from medcnn.config import RunConfig
-from medcnn.datasets import study_datasets
 from medcnn.errors import ConfigError
 from medcnn.models.backbones import study_backbones
 
-STUDY_DATASETS = study_datasets()  # from the datasets' records (IN_STUDY)
+# the datasets the study ran on (the study's choice, so here, not in the datasets' records)
+STUDY_DATASETS = ("brain_tumor", "covid19", "retina")
 STUDY_BACKBONES = study_backbones()  # from the backbones' records (in_study)
 STUDY_BATCH_SIZES = (32, 64, 128, 256)
 STUDY_LEARNING_RATES = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)

@@ -3,9 +3,11 @@
 Every reader, cache and figure goes through :func:`read_image`, so every image
 reaches the model the same way: an array of shape (height, width, 3), dtype uint8.
 
-- a format that only a dataset uses is read by the reader its record names in
-  ``IMAGE_READERS`` (file suffix → function returning a 2-D grey or an RGB array; the
-  brain tumor dataset's ``.mat`` files, for example); grey readings are made RGB here;
+- a format Pillow does not read has its reader in :data:`FORMAT_READERS` (file suffix →
+  function returning a 2-D grey or an RGB array: the brain tumor dataset's MATLAB v7.3
+  ``.mat``, through :mod:`medcnn.images.matlab`); grey readings are made RGB here. The
+  readers live here, below the datasets, so decoding never reaches back up to the
+  dataset registry;
 - PNG, JPEG, BMP, TIFF through Pillow: grayscale becomes three equal channels;
   16-bit and 32-bit grayscale are scaled by their own minimum and maximum to 8 bits;
   alpha is dropped; palette images are expanded to RGB.
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from medcnn.errors import DataError
+from medcnn.images.matlab import read_mat_record
 
 
 def min_max_to_uint8(values: np.ndarray) -> np.ndarray:
@@ -75,25 +78,15 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
 
 
-_DATASET_READERS: dict[str, object] | None = None
+def _read_matlab_slice(path: Path) -> np.ndarray:
+    """A brain tumor slice: ``cjdata/image`` (int16, transposed back from MATLAB's column-major
+    order); :func:`_read_with` scales it by its own minimum and maximum as the dataset's README does
+    (``uint8(255/(max-min)*(im-min))``)."""
+    return read_mat_record(path, include_image=True).image
 
 
-def dataset_readers() -> dict:
-    """File suffix → reader, from the ``IMAGE_READERS`` of every dataset record (read once).
-
-    Example:
-        >>> sorted(dataset_readers())
-        ['.mat']
-    """
-    global _DATASET_READERS
-    if _DATASET_READERS is None:
-        from medcnn.datasets import DATASET_KEYS, get_dataset
-
-        readers = {}
-        for key in DATASET_KEYS:
-            readers.update(getattr(get_dataset(key), "IMAGE_READERS", {}))
-        _DATASET_READERS = readers
-    return _DATASET_READERS
+FORMAT_READERS = {".mat": _read_matlab_slice}
+"""File suffix → reader, for the formats Pillow does not read (a new dataset's format goes here)."""
 
 
 def _read_with(reader, path: Path) -> np.ndarray:
@@ -131,7 +124,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as RGB uint8 of shape (height, width, 3).
 
     Args:
-        path: a PNG/JPEG/BMP/TIFF file, or a file a dataset's ``IMAGE_READERS`` reads
+        path: a PNG/JPEG/BMP/TIFF file, or a file :data:`FORMAT_READERS` reads
             (the brain tumor dataset's ``.mat``).
 
     Raises:
@@ -151,7 +144,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: no such image file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the image file is empty (0 bytes); replace it or download the dataset again")
-    reader = dataset_readers().get(path.suffix.lower())
+    reader = FORMAT_READERS.get(path.suffix.lower())
     if reader is not None:
         return _read_with(reader, path)
     return _read_pillow(path)

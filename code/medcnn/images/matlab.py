@@ -1,4 +1,4 @@
-"""Read and write the brain tumor dataset's MATLAB v7.3 files with h5py.
+"""Read and write the brain tumor dataset's MATLAB v7.3 files with h5py (a file format, so beside the decoder).
 
 A MATLAB v7.3 ``.mat`` file is an HDF5 file behind a 512-byte text header.
 Each image of Jun Cheng's dataset is one such file holding a struct ``cjdata``
