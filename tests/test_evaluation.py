@@ -28,6 +28,7 @@ from medcnn.evaluation.figures import (
 )
 from medcnn.evaluation.markdown import format_classification_table
 from medcnn.evaluation.metrics import classification_table, evaluate_predictions, majority_baseline
+from medcnn.evaluation.palette import WRONG_COLOUR
 from medcnn.evaluation.predictions import as_probability_columns, predicted_labels
 from medcnn.evaluation.report import read_metrics, write_run_report
 
@@ -325,14 +326,14 @@ def test_figures_render_to_png():
     assert len(figures[3].axes) == 5
 
 
-def test_prediction_grid_marks_wrong_predictions_in_red():
+def test_prediction_grid_marks_wrong_predictions():
     labels = np.array([0, 1, 1, 0])
     probabilities = one_hot_probabilities(np.array([0, 1, 0, 0]), 2)  # the third image is wrong
     figure = plot_prediction_grid(np.zeros((4, 8, 8), "uint8"), labels, probabilities, ["a", "b"], count=4)
     colours = [axes.title.get_color() for axes in figure.axes]
     wrong = [axes for axes in figure.axes if "WRONG" in axes.get_title()]
     assert len(wrong) == 1 and "true: b" in wrong[0].get_title()
-    assert colours.count("#c62828") == 1
+    assert colours.count(WRONG_COLOUR) == 1  # the palette's vermillion (medcnn.evaluation.palette)
 
 
 def test_confusion_matrix_figure_shows_the_counts():

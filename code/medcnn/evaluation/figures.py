@@ -3,8 +3,9 @@
 Every function returns a :class:`matplotlib.figure.Figure` that is already
 closed in pyplot: a notebook shows it once when it is the cell's last value,
 and a script saves it with ``figure.savefig(path)`` without opening a window.
-Titles say what the figure shows (they double as alt text); ``title`` replaces
-the default title and ``note`` adds a line under it, e.g. ``"SMOKE RUN: synthetic data"``.
+Titles say what the figure shows; ``title`` replaces the default title and ``note`` adds
+a line under it, e.g. ``"SMOKE RUN: synthetic data"``. Colours, markers, line styles and
+hatches come from :mod:`medcnn.evaluation.palette`, so no chart relies on colour alone.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ import pandas
 
 from medcnn.errors import ConfigError
 from medcnn.evaluation.checks import check_class_names, check_labels, check_probabilities, check_same_length
+from medcnn.evaluation.palette import (
+    REFERENCE_COLOUR,
+    RIGHT_COLOUR,
+    SEQUENTIAL_COLOUR_MAP,
+    WRONG_COLOUR,
+    bar_style,
+    series_style,
+)
 
-WRONG_COLOUR = "#c62828"
-RIGHT_COLOUR = "#1b5e20"
 SUBSET_ORDER = ("train", "training", "validation", "val", "test")
 
 
@@ -111,7 +118,7 @@ def plot_confusion_matrix(
     figure = new_figure(size + 1.0, size)
     axes = figure.add_subplot()
     top = 1.0 if normalize else max(1.0, float(counts.max()))
-    image = axes.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=0.0, vmax=top)
+    image = axes.imshow(np.ma.masked_invalid(values), cmap=SEQUENTIAL_COLOUR_MAP, vmin=0.0, vmax=top)
     figure.colorbar(image, ax=axes, label="fraction of the true class" if normalize else "images")
     for row in range(len(names)):
         for column in range(len(names)):
@@ -188,14 +195,15 @@ def plot_learning_curves(history, *, title: str | None = None, note: str | None 
         reductions = [epochs[position] for position in range(1, len(rates)) if rates[position] < rates[position - 1]]
     for axes, metric, label in ((panels[0], "loss", "Loss"), (panels[1], "accuracy", "Accuracy")):
         drawn = False
-        for column, name, style in ((metric, "training", "-o"), (f"val_{metric}", "validation", "-s")):
+        for position, (column, name) in enumerate(((metric, "training"), (f"val_{metric}", "validation"))):
             if column in frame.columns:
-                axes.plot(epochs, frame[column].to_numpy(dtype=np.float64), style, markersize=3, label=name)
+                axes.plot(epochs, frame[column].to_numpy(dtype=np.float64), markersize=4, label=name,
+                          **series_style(position))  # solid with circles, dashed with squares
                 drawn = True
         if not drawn:
             axes.text(0.5, 0.5, f"no {metric} recorded", ha="center", va="center", transform=axes.transAxes)
         for position, epoch in enumerate(reductions):
-            axes.axvline(epoch, color="grey", linestyle=":", linewidth=1,
+            axes.axvline(epoch, color=REFERENCE_COLOUR, linestyle=":", linewidth=1,
                          label="learning rate reduced" if position == 0 else None)
         if best_epoch is not None:
             axes.axvline(best_epoch, color="black", linestyle="--", linewidth=1,
@@ -227,7 +235,7 @@ def plot_prediction_grid(
     """Show a seeded random sample of images with their true and predicted class.
 
     Each panel reads "true: ... / predicted: ... (probability)"; misclassified
-    images have a red caption and frame.
+    images say WRONG in a vermillion caption and a thicker frame (the palette's ``WRONG_COLOUR``).
 
     Example:
         >>> import numpy as np
@@ -268,7 +276,7 @@ def plot_prediction_grid(
     set_title(
         figure,
         f"{len(chosen)} test images with true and predicted class and the predicted probability "
-        f"({wrong_count} misclassified, in red)",
+        f"({wrong_count} misclassified, marked WRONG)",
         title,
         note,
     )
@@ -297,16 +305,16 @@ def plot_roc_curves(
     figure = new_figure(5.5, 5.0)
     axes = figure.add_subplot()
     classes = [1] if len(names) == 2 else list(range(len(names)))
-    for label in classes:
+    for position, label in enumerate(classes):
         is_class = y_true == label
         if is_class.all() or not is_class.any():
             axes.plot([], [], " ", label=f"{names[label]}: undefined (only one class in y_true)")
             continue
         false_positive, true_positive, _ = roc_curve(is_class, probabilities[:, label])
         prefix = names[label] if len(names) == 2 else f"{names[label]} vs rest"
-        axes.plot(false_positive, true_positive, linewidth=2,
+        axes.plot(false_positive, true_positive, linewidth=2, markersize=5, markevery=0.1, **series_style(position),
                   label=f"{prefix} (AUC {auc(false_positive, true_positive):.3f})")
-    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+    axes.plot([0, 1], [0, 1], color=REFERENCE_COLOUR, linestyle=":", linewidth=1, label="chance")
     axes.set_xlim(-0.01, 1.01)
     axes.set_ylim(-0.01, 1.01)
     axes.set_aspect("equal")
@@ -368,7 +376,7 @@ def plot_class_counts(
         rows = frame if subset is None else frame[frame[hue] == subset]
         counts = rows[by].value_counts().reindex(classes, fill_value=0).to_numpy()
         bars = axes.bar(positions + (offset - (len(subsets) - 1) / 2) * width, counts, width,
-                        label=None if subset is None else str(subset))
+                        label=None if subset is None else str(subset), **bar_style(offset))
         axes.bar_label(bars, fontsize="small")
     axes.set_xticks(positions, [str(name) for name in classes], rotation=20 if len(classes) > 4 else 0)
     axes.set_xlabel(by.replace("_", " ").capitalize())

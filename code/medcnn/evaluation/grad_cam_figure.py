@@ -10,7 +10,9 @@ import numpy as np
 
 from medcnn.errors import ConfigError
 from medcnn.evaluation.checks import check_class_names, check_labels
-from medcnn.evaluation.figures import RIGHT_COLOUR, WRONG_COLOUR, _grid, _image_for_display, new_figure, set_title
+from medcnn.evaluation.figures import _grid, _image_for_display, new_figure, set_title
+from medcnn.evaluation.grad_cam import grad_cam_with_probabilities
+from medcnn.evaluation.palette import HEATMAP_COLOUR_MAP, RIGHT_COLOUR, WRONG_COLOUR
 
 
 def plot_heatmaps(
@@ -33,7 +35,7 @@ def plot_heatmaps(
         heatmaps: ``(images, height, width)`` values 0-1, e.g. from :func:`medcnn.evaluation.grad_cam.grad_cam`.
         probabilities: ``(images, classes)`` predicted probabilities.
         class_names: names in label order.
-        labels: true labels, to mark wrong predictions in red (optional).
+        labels: true labels, to mark wrong predictions WRONG, in vermillion with a thick frame (optional).
         explained: the class each heatmap explains, when it is not the predicted one.
         columns: panels per row.
         alpha: the heatmap's opacity.
@@ -66,20 +68,23 @@ def plot_heatmaps(
         picture, colour_map = _image_for_display(images[position])
         axes.imshow(picture, cmap=colour_map)
         height, width = picture.shape[:2]
-        axes.imshow(heatmaps[position], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+        axes.imshow(heatmaps[position], cmap=HEATMAP_COLOUR_MAP, alpha=alpha, vmin=0.0, vmax=1.0, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
         predicted = int(probabilities[position].argmax())
         caption = f"predicted: {names[predicted]} ({probabilities[position, predicted]:.2f})"
         colour = "black"
         if labels is not None:
             wrong = predicted != labels[position]
             colour = WRONG_COLOUR if wrong else RIGHT_COLOUR
-            caption = f"true: {names[labels[position]]}\n{caption}"
+            caption = f"true: {names[labels[position]]}\n{caption}" + ("\nWRONG" if wrong else "")
+            for spine in axes.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(3 if wrong else 1)
         if explained is not None and int(explained[position]) != predicted:
             caption += f"\nheatmap for: {names[int(explained[position])]}"
         axes.set_title(caption, color=colour, fontsize="small")
     set_title(
         figure,
-        "Grad-CAM: where the network looked (red = raised the class score most), "
+        "Grad-CAM: where the network looked (bright yellow = raised the class score most, dark = least), "
         "with the predicted class and its probability",
         title,
         note,
@@ -109,7 +114,6 @@ def plot_grad_cam(
     Example:
         >>> plot_grad_cam(model, test_images, ["healthy", "diseased"], labels=test_labels)  # doctest: +SKIP
     """
-    from medcnn.evaluation.grad_cam import grad_cam_with_probabilities
 
     if int(count) != count or count < 1:
         raise ConfigError(f"count={count!r}: expected at least one image")
