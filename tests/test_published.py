@@ -281,6 +281,14 @@ def test_published_layouts_and_charts():
     assert len(plot_published_batch_size("covid19").axes[0].patches) == 12
     assert len(plot_published_learning_rate().axes) == 3
     assert len(plot_published_per_class("brain_tumor", change="fine_tune").axes[0].patches) == 8
+    # honest axes: every chart of a share starts at 0, and its legend sits outside the axes (never over a bar)
+    for figure in (plot_published_batch_size("retina"), plot_published_learning_rate(),
+                   plot_published_per_class("covid19", change="augment")):
+        assert all(axes.get_ylim() == (0.0, 1.0) and axes.get_legend() is None for axes in figure.axes)
+        assert len(figure.legends) == 1 and "from 0" in figure._suptitle.get_text()
+    # series differ by hatch as well as colour
+    hatches = {patch.get_hatch() for patch in plot_published_batch_size("retina").axes[0].patches}
+    assert len(hatches) == 3
     with pytest.raises(DataError, match="B.9"):
         published_layout("B.9")
     with pytest.raises(DataError, match="augment"):

@@ -23,12 +23,16 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import DataError
+from medcnn.evaluation.figures import new_figure, set_title
 from medcnn.evaluation.intervals import wilson_interval
 from medcnn.experiments.published import AVERAGE, load_study_subsets, load_study_tables
 from medcnn.models.backbones import display_name
 
 DATASET_NAMES = {"brain_tumor": "brain tumour MRI", "covid19": "COVID-19 X-ray", "retina": "retinal fundus"}
-STUDY_NOTE = "The study's published figures (not a run of this site); bars: 95 % Wilson intervals from its counts."
+STUDY_NOTE = ("The study's published figures (not a run of this site); y-axis from 0; "
+              "error bars: 95 % Wilson intervals from its counts.")
+# Each series of bars has its own hatch as well as its colour, so the charts read in grey too.
+HATCHES = ("", "//", "..", "xx", "\\\\")
 
 
 def _with_interval(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,18 +93,27 @@ def majority_baseline(dataset: str, *, subset: str = "test", directory=None) -> 
             "accuracy": int(largest["images"]) / total}
 
 
-def _bars(axes, labels, series: dict, *, ylabel, ylim=None):
+def _bars(axes, labels, series: dict, *, ylabel):
+    """Grouped bars from 0 to 1 (a share is never drawn from a cut-off axis), with their intervals."""
     positions = np.arange(len(labels))
     width = 0.8 / max(1, len(series))
     for number, (name, (values, lows, highs)) in enumerate(series.items()):
         values, lows, highs = (np.asarray(part, dtype=float) for part in (values, lows, highs))
         offset = positions - 0.4 + width * (number + 0.5)
         errors = None if np.isnan(lows).all() else np.vstack([values - lows, highs - values])
-        axes.bar(offset, values, width, yerr=errors, capsize=3, label=str(name))
+        axes.bar(offset, values, width, yerr=errors, capsize=3, label=str(name),
+                 hatch=HATCHES[number % len(HATCHES)], edgecolor="white", linewidth=0)
     axes.set_xticks(positions, [str(label) for label in labels])
     axes.set_ylabel(ylabel)
-    if ylim is not None:
-        axes.set_ylim(*ylim)
+    axes.set_ylim(0, 1.0)
+    axes.set_yticks(np.linspace(0, 1, 6))
+    axes.grid(axis="y", alpha=0.3)
+
+
+def _legend_below(figure, axes, *, columns):
+    """The legend under the chart, outside the axes, where it cannot cover a bar."""
+    handles, labels = axes.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize="small", frameon=False)
 
 
 def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directory=None):
@@ -113,7 +126,6 @@ def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directo
         >>> len(figure.axes[0].patches)
         12
     """
-    from medcnn.evaluation.figures import new_figure, set_title
 
     table = {"brain_tumor": "B.1", "covid19": "B.2", "retina": "B.3"}.get(dataset)
     if table is None:
@@ -126,12 +138,11 @@ def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directo
         interval = metric == "accuracy"
         series[display_name(model)] = (rows[metric], rows["95% low"] if interval else [np.nan] * len(rows),
                                       rows["95% high"] if interval else [np.nan] * len(rows))
-    figure = new_figure(7, 3.6)
+    figure = new_figure(7, 3.8)
     axes = figure.add_subplot()
-    low = min(layout[metric].min(), layout["95% low"].min() if metric == "accuracy" else 1)
-    _bars(axes, sizes, series, ylabel=f"test {metric}", ylim=(max(0, low - 0.03), 1.0))
+    _bars(axes, sizes, series, ylabel=f"test {metric}")
     axes.set_xlabel("batch size")
-    axes.legend(fontsize="small", ncols=3, loc="lower right")
+    _legend_below(figure, axes, columns=3)
     set_title(figure, f"Stage 1 on {DATASET_NAMES[dataset]} (Tabla {table}): test {metric} by batch size",
                None, STUDY_NOTE)
     return figure
@@ -148,7 +159,6 @@ def plot_published_learning_rate(*, directory=None):
         >>> len(figure.axes), len(figure.axes[0].patches)
         (3, 5)
     """
-    from medcnn.evaluation.figures import new_figure, set_title
 
     layout = published_layout("B.4", directory=directory).reset_index()
     figure = new_figure(9, 3.4)
@@ -156,14 +166,16 @@ def plot_published_learning_rate(*, directory=None):
     for axes, (dataset, rows) in zip(panels, layout.groupby("dataset", sort=False)):
         rows = rows.sort_values("learning_rate", ascending=False)
         labels = [f"{rate:.0e}".replace("e-0", "e-") for rate in rows["learning_rate"]]
-        _bars(axes, labels, {"accuracy": (rows["accuracy"], rows["95% low"], rows["95% high"])}, ylabel="test accuracy",
-              ylim=(0.4, 1.0))
+        _bars(axes, labels, {"test accuracy": (rows["accuracy"], rows["95% low"], rows["95% high"])},
+              ylabel="test accuracy")
         baseline = majority_baseline(dataset, directory=directory)
         axes.axhline(baseline["accuracy"], linestyle="--", color="black", linewidth=1,
-                     label=f"always '{baseline['class_name']}'")
-        axes.set_title(DATASET_NAMES[dataset], fontsize="small")
+                     label="majority baseline (always the largest class)")
+        axes.set_title(f"{DATASET_NAMES[dataset]}\n(baseline: always '{baseline['class_name']}', "
+                       f"{baseline['accuracy']:.3f})", fontsize="small")
         axes.set_xlabel("initial learning rate")
-        axes.legend(fontsize="x-small", loc="lower right")
+    handles, names = panels[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="outside lower center", ncols=2, fontsize="small", frameon=False)
     set_title(figure, "Stage 2 (Tabla B.4): test accuracy by learning rate", None, STUDY_NOTE)
     return figure
 
@@ -180,7 +192,6 @@ def plot_published_per_class(dataset: str, *, change: str = "augment", directory
         >>> len(figure.axes[0].patches)
         8
     """
-    from medcnn.evaluation.figures import new_figure, set_title
 
     table = {"augment": "B.5", "fine_tune": "B.6"}.get(change)
     if table is None:
@@ -197,12 +208,11 @@ def plot_published_per_class(dataset: str, *, change: str = "augment", directory
         series[stage] = (values, part["95% low"], part["95% high"])
     words = {"augment": "augmentation", "fine_tune": "fine-tuning"}[change]
     labels = ["all (accuracy)" if name == AVERAGE else name.replace("_", " ") for name in classes]
-    figure = new_figure(7, 3.4)
+    figure = new_figure(7, 3.6)
     axes = figure.add_subplot()
-    lowest = min(min(values) for values, _, _ in series.values())
     _bars(axes, labels, {f"{stage} {words}": value for stage, value in series.items()},
-          ylabel="recall (images of the class found)", ylim=(max(0, lowest - 0.12), 1.0))
-    axes.legend(fontsize="small", loc="lower right")
+          ylabel="recall (images of the class found)")
+    _legend_below(figure, axes, columns=2)
     set_title(figure, f"{DATASET_NAMES[dataset]}: per class before and after {words} (Tabla {table})", None, STUDY_NOTE)
     return figure
 
