@@ -77,15 +77,16 @@ def plot_reliability_diagram(y_true, scores, *, bins: int = 10, title: str | Non
         'mean predicted probability of the positive class'
     """
     from medcnn.evaluation.figures import new_figure, set_title
+    from medcnn.evaluation.palette import REFERENCE_COLOUR, SERIES_COLOURS
 
     table = reliability_table(y_true, scores, bins=bins)
     error = expected_calibration_error(y_true, scores, bins=bins)
     figure = new_figure(4.8, 4.4)
     axes = figure.add_subplot()
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
+    axes.plot([0, 1], [0, 1], linestyle="--", color=REFERENCE_COLOUR, linewidth=1, label="perfectly calibrated")
     sizes = 20 + 180 * table["images"] / max(1.0, float(table["images"].max()))
-    axes.plot(table["mean_predicted"], table["observed"], color="black", linewidth=1)
-    axes.scatter(table["mean_predicted"], table["observed"], s=sizes, marker="o", color="tab:blue",
+    axes.plot(table["mean_predicted"], table["observed"], color=SERIES_COLOURS[0], linewidth=1)
+    axes.scatter(table["mean_predicted"], table["observed"], s=sizes, marker="o", color=SERIES_COLOURS[0],
                  edgecolor="black", zorder=3, label="one bin (size: images)")
     for _, row in table.iterrows():
         axes.annotate(f"{int(row['images'])}", (row["mean_predicted"], row["observed"]), textcoords="offset points",

@@ -168,6 +168,7 @@ def count_intervals(correct, support, precision, *, class_names=None, decimals: 
     from medcnn.evaluation.intervals import wilson_interval
 
     correct, support = _counts(correct, "correct"), _counts(support, "support")
+    precision = np.asarray(precision, dtype=float)
     names = [str(name) for name in class_names] if class_names is not None else [str(n) for n in range(len(correct))]
     if len(names) != len(correct):
         raise DataError(f"class_names has {len(names)} names for {len(correct)} classes: expected one per class")
@@ -214,6 +215,7 @@ def plot_confusion_bounds(low, high, class_names, *, title: str | None = None, n
     """
     from medcnn.evaluation.checks import check_class_names
     from medcnn.evaluation.figures import new_figure, set_title
+    from medcnn.evaluation.palette import SEQUENTIAL_COLOUR_MAP
 
     names = check_class_names(class_names)
     low, high = np.asarray(low), np.asarray(high)
@@ -225,7 +227,7 @@ def plot_confusion_bounds(low, high, class_names, *, title: str | None = None, n
     size = 2.2 + 0.9 * len(names)
     figure = new_figure(size + 1.0, size)
     axes = figure.add_subplot()
-    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    image = axes.imshow(shares, cmap=SEQUENTIAL_COLOUR_MAP, vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, label="share of the true class")
     for row in range(len(names)):
         for column in range(len(names)):
