@@ -209,7 +209,9 @@ def test_actions_are_on_their_node24_majors():
                     assert int(version.lstrip("v").split(".")[0]) >= minimum[action], f"{name}: {action}@{version}"
 
 
-def test_the_colab_stack_job_runs_make_test_colab_on_python_3_12():
+def test_the_colab_stack_job_checks_the_drift_then_runs_make_test_colab_weekly():
+    """Colab's Python itself is checked against requirements-colab.txt by tests/test_colab_freeze.py."""
     name, job_name, job, workflow = _one_job_running("make test-colab")
-    assert _step_using(job, "actions/setup-python")[0]["with"]["python-version"] == "3.12"
-    assert "workflow_dispatch" in _triggers(workflow)
+    runs = [step.get("run", "") for step in _steps(job) if "run" in step]
+    assert runs == ["make colab-drift", "make test-colab"], f"{name}: {runs}"
+    assert {"workflow_dispatch", "schedule"} <= _triggers(workflow)
