@@ -6,12 +6,30 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
+.PHONY: lock colab-drift release ci-tests ci-book setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
 
-$(VENV)/.installed: requirements.txt code/pyproject.toml
+# Every install takes its versions from requirements.lock (pip's -c: the lock constrains each
+# package, direct or indirect, to one version), so two machines get the same stack. A venv that
+# already holds them (a dry run of pip would install nothing but medcnn itself) is left alone:
+# a newer requirements file or lock only reinstalls when the versions it asks for differ from
+# what is installed, or when code/pyproject.toml changed (medcnn's own metadata).
+LOCK := requirements.lock
+PIP_VERSION ?= 26.3
+# $(call locked_install,<what is installed>,<pip arguments: -r files>)
+define locked_install
+	@if [ -z "$(filter code/pyproject.toml,$?)" ] && $(PYTHON) -c "import medcnn" 2>/dev/null \
+	  && dry=$$($(PYTHON) -m pip install --dry-run $(2) -c $(LOCK) 2>&1) \
+	  && ! printf '%s\n' "$$dry" | sed -n 's/^Would install //p' | tr ' ' '\n' | grep -v '^medcnn-' | grep -q . ; then \
+	  echo "$(VENV) already holds $(1) at the lock's versions: nothing to install"; \
+	else \
+	  tools/timed.sh "$(1) installed" $(PYTHON) -m pip install --quiet $(2) -c $(LOCK); \
+	fi
+endef
+
+$(VENV)/.installed: requirements.txt $(LOCK) code/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	tools/timed.sh "requirements installed" $(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip --version | grep -q '^pip $(PIP_VERSION) ' || $(PYTHON) -m pip install --quiet pip==$(PIP_VERSION)
+	$(call locked_install,requirements,-r requirements.txt)
 	touch $@
 
 setup: $(VENV)/.installed
@@ -19,12 +37,30 @@ setup: $(VENV)/.installed
 # The extras (JAX, Playwright, Otter-Grader) install together, in one pip call: one recipe makes
 # the three stamps (a grouped target), so make never runs two pip processes in the same venv.
 EXTRAS_STAMPS := $(VENV)/.installed-jax $(VENV)/.installed-browser $(VENV)/.installed-labs
-$(EXTRAS_STAMPS) &: $(VENV)/.installed requirements-jax.txt requirements-browser.txt requirements-labs.txt
-	tools/timed.sh "extras installed (JAX, Playwright, Otter-Grader)" \
-	  $(PYTHON) -m pip install --quiet -r requirements-jax.txt -r requirements-browser.txt -r requirements-labs.txt
+$(EXTRAS_STAMPS) &: $(VENV)/.installed requirements-jax.txt requirements-browser.txt requirements-labs.txt $(LOCK)
+	$(call locked_install,extras (JAX / Playwright / Otter-Grader),-r requirements-jax.txt -r requirements-browser.txt -r requirements-labs.txt)
 	touch $(EXTRAS_STAMPS)
 
 setup-jax: $(VENV)/.installed-jax
+
+# Refresh requirements.lock from the requirements files (PyPI, with uv in its own venv under _build):
+# versions already locked are kept where they still fit; `make lock UPGRADE=1` takes the newest.
+# Python 3.11.7 is the oldest 3.11 the stack accepts (soupsieve needs 3.11.5); the lock holds
+# markers for every platform (--universal). setuptools (the venv's own) and medcnn are left out.
+LOCK_INPUTS := requirements.txt requirements-jax.txt requirements-browser.txt requirements-labs.txt
+LOCK_TOOL := _build/lock-tool
+UV_VERSION := 0.13.10
+lock:
+	test -x $(LOCK_TOOL)/bin/uv || { python3 -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(LOCK_TOOL)/bin/uv pip compile --quiet --universal --python-version 3.11.7 $(if $(UPGRADE),--upgrade) \
+	  --no-emit-package setuptools --no-emit-package medcnn --custom-compile-command "make lock" \
+	  $(LOCK_INPUTS) -o $(LOCK)
+	@echo "$(LOCK): $$(grep -c '==' $(LOCK)) packages pinned"
+
+# Colab's published runtime against requirements-colab.txt (network; the weekly colab-stack
+# workflow): fails naming each line that differs (tools/colab_freeze.py).
+colab-drift:
+	python3 tools/colab_freeze.py --live
 
 setup-browser: $(VENV)/.installed-browser
 

@@ -46,7 +46,10 @@ def test_the_key_changes_with_any_package_file_and_only_with_them(project):
     assert changed_data != changed_code
 
     (project / "requirements.txt").write_text("keras==3.16.0\n")
-    assert build_book.code_key(project, profile="smoke") != changed_data
+    changed_requirements = build_book.code_key(project, profile="smoke")
+    assert changed_requirements != changed_data
+    (project / "requirements.lock").write_text("protobuf==7.36.2\n")  # an indirect dependency moved
+    assert build_book.code_key(project, profile="smoke") != changed_requirements
     assert build_book.code_key(project, profile="full") != build_book.code_key(project, profile="smoke")
 
 

@@ -6,7 +6,8 @@ rebuilt from the cached outputs, an edit of a code cell re-executes that
 chapter. The cache cannot see the other thing every chapter depends on, the
 ``medcnn`` package it imports. This tool closes that gap: it hashes what the
 chapters' outputs depend on besides their own cells (``code/`` — the package,
-its data files and ``pyproject.toml`` — ``requirements.txt``, and the profile
+its data files and ``pyproject.toml`` — ``requirements.txt`` and ``requirements.lock`` (the
+stack), and the profile
 in ``MEDCNN_PROFILE``) into a *code key*. When the key differs from the one the
 cache was filled under (recorded in ``_build/.jupyter_cache/code-key.txt``), the
 cache is emptied and every page is rebuilt (``--all``), so no page is ever built
@@ -52,17 +53,17 @@ def _key_inputs(root: Path) -> list[Path]:
         and not any(part.endswith(".egg-info") for part in path.relative_to(root).parts)
         and path.suffix not in SKIPPED_SUFFIXES
     ]
-    requirements = root / "requirements.txt"
-    if requirements.is_file():
-        files.append(requirements)
+    for name in ("requirements.txt", "requirements.lock"):
+        if (root / name).is_file():
+            files.append(root / name)
     return sorted(files, key=lambda path: path.relative_to(root).as_posix())
 
 
 def code_key(root: Path = REPOSITORY_ROOT, *, profile: str | None = None) -> str:
     """The SHA-256 of everything the chapters' outputs depend on besides their cells.
 
-    Covers every file under ``code/`` (names and bytes), ``requirements.txt`` and
-    the profile (``MEDCNN_PROFILE``, ``smoke`` when unset).
+    Covers every file under ``code/`` (names and bytes), ``requirements.txt``,
+    ``requirements.lock`` and the profile (``MEDCNN_PROFILE``, ``smoke`` when unset).
 
     Example:
         >>> code_key(Path("."), profile="smoke") == code_key(Path("."), profile="smoke")  # doctest: +SKIP
@@ -110,7 +111,7 @@ def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False) -> int:
         print(f"build_book: code key {key[:12]} unchanged: chapters whose code cells are "
               "unchanged are rebuilt from the execution cache")
     else:
-        print(f"build_book: code key {key[:12]} is new (code/, requirements.txt or the profile "
+        print(f"build_book: code key {key[:12]} is new (code/, the requirements or the profile "
               "changed, or no cache): every chapter executes")
     temporary = root / "_build" / "tmp"
     shutil.rmtree(temporary, ignore_errors=True)
