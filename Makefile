@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: lock colab-drift release ci-tests ci-book setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
+.PHONY: lock colab-drift release book-key setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
 
 # Every install takes its versions from requirements.lock (pip's -c: the lock constrains each
 # package, direct or indirect, to one version), so two machines get the same stack. A venv that
@@ -78,6 +78,22 @@ book: setup
 	MEDCNN_PROFILE=smoke tools/timed.sh "book build" $(PYTHON) tools/build_book.py
 	@echo "Site: _build/html/index.html"
 
+# The key the execution cache is kept under (CI restores _build/.jupyter_cache by it; stdlib only).
+book-key:
+	@python3 tools/build_book.py --key
+
+# The term's release (README, "Maintainers"): `make release TERM=2027.1` sets repository.colab_ref
+# in _config.yml to v2027.1 and regenerates the notebooks (their install cells), builds the book,
+# commits both, tags v2027.1 and pushes the commit and the tag; CI tests the tag and publishes its
+# site to GitHub Pages. TERM must be given on the command line (the environment's TERM is the terminal).
+release:
+	@test "$(origin TERM)" = "command line" || { echo "usage: make release TERM=<year>.<number>, e.g. make release TERM=2027.1"; exit 2; }
+	$(MAKE) --no-print-directory setup
+	$(PYTHON) tools/release.py prepare --term $(TERM)
+	$(MAKE) --no-print-directory book
+	$(PYTHON) tools/release.py tag --term $(TERM)
+	git push origin HEAD refs/tags/v$(TERM)
+
 # Everything: the unit and integration tests on TensorFlow and the unit tests on JAX; the book
 # built and then opened in Chromium (the browser test skips, saying why, where /usr/bin/chromium is
 # missing); the labs built, graded and tested. Every chapter's .ipynb is checked against its .md by
@@ -116,9 +132,10 @@ check-notebooks: setup
 rehearsal: setup
 	tools/timed.sh "full-profile rehearsal" $(PYTHON) tools/rehearsal.py
 
-# The browser test on the book as it is in _build/html (test-browser builds it first).
+# Every test marked `browser` (tests/browser, and the built-page checks of test_built_pages,
+# test_release and test_labs) on the book as it is in _build/html (test-browser builds it first).
 browser-tests: setup-browser
-	MEDCNN_BOOK_BUILT=1 tools/timed.sh "browser test" $(PYTHON) -m pytest -q tests/browser tests/test_labs.py -m browser
+	MEDCNN_BOOK_BUILT=1 tools/timed.sh "browser test" $(PYTHON) -m pytest -q tests -m browser
 
 # The book built (from the execution cache where nothing changed), then the browser test on it.
 test-browser: book

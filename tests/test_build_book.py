@@ -91,3 +91,23 @@ def test_fresh_always_empties_the_cache(project):
     (cache / "global.db").write_text("executed outputs")
     assert build_book.prepare_cache(project, key, fresh=True) is False
     assert not (cache / "global.db").exists()
+
+
+def test_the_notebook_download_is_the_colab_notebook(project):
+    """The theme copies the executed notebook to _sources; the build puts the committed Colab one there."""
+    chapter = project / "book" / "part"
+    chapter.mkdir(parents=True)
+    (chapter / "one.md").write_text("# One\n")
+    (chapter / "one.ipynb").write_text('{"the": "colab notebook"}')
+    (chapter / "notes.ipynb").write_text("{}")  # no .md beside it: not a chapter's notebook
+    served = project / "_build" / "html" / "_sources" / "book" / "part"
+    served.mkdir(parents=True)
+    (served / "one.ipynb").write_text('{"the": "executed smoke notebook"}')
+    (served / "notes.ipynb").write_text('{"executed": 1}')
+    (served / "two.ipynb").write_text('{"no": "committed copy"}')
+
+    assert build_book.serve_colab_notebooks(project) == [served / "one.ipynb"]
+    assert (served / "one.ipynb").read_text() == '{"the": "colab notebook"}'
+    assert (served / "notes.ipynb").read_text() == '{"executed": 1}'
+    assert (served / "two.ipynb").read_text() == '{"no": "committed copy"}'
+    assert build_book.serve_colab_notebooks(project / "nothing-built") == []

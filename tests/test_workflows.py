@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,12 @@ import yaml
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPOSITORY / ".github" / "workflows"
-MAIN_ONLY = "github.ref == 'refs/heads/main'"
-# The whole test suite (the browser test runs in the book job, on the built site).
-TESTS_COMMAND = 'pytest -q tests -m "not browser"'
-# The book is built through tools/build_book.py (Jupyter Book with the execution cache keyed on code/).
-BOOK_COMMAND = "tools/build_book.py"
+RELEASE_TAG = "startsWith(github.ref, 'refs/tags/v')"
+# CI is `make test`: the Makefile alone decides which tests run (docs/ARCHITECTURE.md).
+TESTS_COMMAND = "make test"
+# A run step may only call make: `make <target> [VARIABLE=value]`, or hand its output to the workflow.
+MAKE_LINE = re.compile(r"^make(?: --no-print-directory)? [\w-]+(?: [A-Z_]+=\S+)*$")
+MAKE_OUTPUT_LINE = re.compile(r'^echo "\w+=\$\(make --no-print-directory [\w-]+\)" >> "\$GITHUB_OUTPUT"$')
 
 
 def _load(path: Path) -> dict:
@@ -59,7 +61,7 @@ def _jobs_running(command: str) -> list[tuple[str, str, dict, dict]]:
     found = []
     for name, workflow in _all_workflows().items():
         for job_name, job in workflow["jobs"].items():
-            if command in _runs(job):
+            if command in _runs(job).splitlines():
                 found.append((name, job_name, job, workflow))
     return found
 
@@ -94,64 +96,73 @@ def test_every_job_checks_out_code_before_running_it():
                 assert _uses(job)[0] == "actions/checkout", f"{name}: job {job_name} runs commands without checking out first"
 
 
-@pytest.mark.parametrize("command", [TESTS_COMMAND, BOOK_COMMAND])
-def test_tests_and_book_run_on_push_and_pull_request(command):
-    name, job_name, job, workflow = _one_job_running(command)
+def test_workflows_only_call_make():
+    """CI is defined once, in the Makefile: every command a workflow runs is a make target."""
+    makefile = (REPOSITORY / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.M))
+    for name, workflow in _all_workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            for step in _steps(job):
+                for line in step.get("run", "").strip().splitlines():
+                    assert MAKE_LINE.match(line) or MAKE_OUTPUT_LINE.match(line), (
+                        f"{name}: job {job_name} runs {line!r}; put it in a make target and call that")
+                    target = re.search(r"make(?: --no-print-directory)? ([\w-]+)", line).group(1)
+                    assert target in targets, f"{name}: make {target} is not a target of the Makefile"
+
+
+def test_ci_runs_make_test_on_every_push_and_pull_request():
+    name, job_name, job, workflow = _one_job_running(TESTS_COMMAND)
     assert {"push", "pull_request"} <= _triggers(workflow), f"{name} must run on push and pull_request"
     assert "if" not in job, f"{name}: job {job_name} must run on every push and pull request"
+    assert len(_jobs_running(TESTS_COMMAND)) == 1, "one job runs make test"
+    # .ci/run (the machine's CI) runs the same target
+    assert "\nmake test\n" in (REPOSITORY / ".ci" / "run").read_text(encoding="utf-8")
 
 
-def test_tests_job_runs_the_tests_and_notebook_check():
+def test_pip_cache_is_keyed_on_the_lock():
+    for name, workflow in _all_workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            for setup in _step_using(job, "actions/setup-python"):
+                settings = setup["with"]
+                assert settings.get("cache") == "pip", f"{name}: job {job_name} has no pip cache"
+                wanted = "requirements-colab.txt" if "make test-colab" in _runs(job) else "requirements.lock"
+                assert wanted in settings.get("cache-dependency-path", ""), f"{name}: pip cache not keyed on {wanted}"
     name, job_name, job, _ = _one_job_running(TESTS_COMMAND)
-    runs = _runs(job)
-    assert "tools/check_notebooks.py" in runs
-    assert "-r requirements.txt" in runs
+    assert _step_using(job, "actions/setup-python")[0]["with"]["python-version"] == "3.11"
 
 
-def test_pip_cache_is_keyed_on_requirements():
-    for command in (TESTS_COMMAND, BOOK_COMMAND):
-        name, job_name, job, _ = _one_job_running(command)
-        setups = _step_using(job, "actions/setup-python")
-        assert setups, f"{name}: job {job_name} does not use actions/setup-python"
-        settings = setups[0]["with"]
-        assert settings["python-version"] == "3.11"
-        assert settings.get("cache") == "pip", f"{name}: job {job_name} has no pip cache"
-        assert "requirements.txt" in settings.get("cache-dependency-path", ""), f"{name}: pip cache not keyed on requirements.txt"
+def test_the_execution_cache_is_keyed_on_the_code_key():
+    name, job_name, job, _ = _one_job_running(TESTS_COMMAND)
+    steps = _steps(job)
+    key_index = next(i for i, step in enumerate(steps) if "make --no-print-directory book-key" in step.get("run", ""))
+    cache_index = next(i for i, step in enumerate(steps) if step.get("uses", "").startswith("actions/cache"))
+    test_index = next(i for i, step in enumerate(steps) if step.get("run") == TESTS_COMMAND)
+    assert key_index < cache_index < test_index
+    assert steps[cache_index]["with"]["path"] == "_build/.jupyter_cache"
+    assert "steps.code-key.outputs.key" in steps[cache_index]["with"]["key"]
 
 
 def test_book_build_is_smoke_with_warnings_as_errors():
-    name, job_name, job, workflow = _one_job_running(BOOK_COMMAND)
-    build_steps = [step for step in _steps(job) if BOOK_COMMAND in step.get("run", "")]
-    # the tool runs `jupyter-book build <root> --warningiserror --keep-going`
-    tool = (REPOSITORY / BOOK_COMMAND).read_text(encoding="utf-8")
+    makefile = (REPOSITORY / "Makefile").read_text(encoding="utf-8")
+    assert 'MEDCNN_PROFILE=smoke tools/timed.sh "book build" $(PYTHON) tools/build_book.py' in makefile
+    tool = (REPOSITORY / "tools" / "build_book.py").read_text(encoding="utf-8")
     assert '"build", str(root), "--warningiserror", "--keep-going"' in tool
-    environment = {**workflow.get("env", {}), **job.get("env", {}), **build_steps[0].get("env", {})}
-    assert environment.get("MEDCNN_PROFILE") == "smoke"
 
 
-def test_book_html_uploaded_and_reports_on_failure():
-    name, job_name, job, _ = _one_job_running(BOOK_COMMAND)
+def test_site_uploaded_reports_on_failure_screenshots_always():
+    name, job_name, job, _ = _one_job_running(TESTS_COMMAND)
     uploads = _step_using(job, "actions/upload-artifact")
     paths = {step["with"]["path"].strip(): step for step in uploads}
     assert "_build/html" in paths, f"{name}: the built HTML is not uploaded as an artifact"
     report_uploads = [step for step in uploads if "reports" in step["with"]["path"]]
-    assert report_uploads, f"{name}: build reports are not uploaded"
-    assert all("failure()" in step.get("if", "") for step in report_uploads)
+    assert report_uploads and all("failure()" in step.get("if", "") for step in report_uploads)
     assert "_build/html/reports" in report_uploads[0]["with"]["path"]
-
-
-def test_browser_test_runs_on_built_site_and_uploads_screenshots():
-    name, job_name, job, _ = _one_job_running("tests/browser")
-    steps = _steps(job)
-    build_index = next(i for i, step in enumerate(steps) if BOOK_COMMAND in step.get("run", ""))
-    browser_index = next(i for i, step in enumerate(steps) if "tests/browser" in step.get("run", ""))
-    assert browser_index > build_index
-    assert steps[browser_index].get("env", {}).get("MEDCNN_BOOK_BUILT") == "1"
-    screenshots = [step for step in _step_using(job, "actions/upload-artifact") if "screenshots" in step["with"]["path"]]
+    screenshots = [step for step in uploads if "screenshots" in step["with"]["path"]]
     assert screenshots and screenshots[0].get("if") == "always()"
+    assert job.get("env", {}).get("MEDCNN_CHROMIUM"), f"{name}: the browser test needs the runner's Chrome"
 
 
-def test_pages_deployed_from_main_only():
+def test_pages_deployed_from_release_tags_only_with_the_permissions_it_needs():
     workflows = _all_workflows()
     deploy_jobs = [
         (name, job_name, job, workflow)
@@ -161,20 +172,21 @@ def test_pages_deployed_from_main_only():
     ]
     assert len(deploy_jobs) == 1, "exactly one job deploys to GitHub Pages"
     name, job_name, job, workflow = deploy_jobs[0]
-    assert MAIN_ONLY in job.get("if", ""), f"{name}: {job_name} must deploy from main only"
-    assert "github.event_name == 'push'" in job.get("if", ""), "pull requests must never deploy"
-    assert job.get("permissions", {}).get("pages") == "write"
-    assert job.get("permissions", {}).get("id-token") == "write"
+    assert RELEASE_TAG in job.get("if", "") and "github.event_name == 'push'" in job.get("if", ""), (
+        f"{name}: {job_name} must deploy release tags only (the site holds still between releases)")
+    assert "v*" in workflow["on"]["push"]["tags"], f"{name} must run on release tags"
+    # configure-pages reads the Pages settings: it runs where the token may (actions/configure-pages#188)
+    assert _uses(job) == ["actions/configure-pages", "actions/deploy-pages"]
+    assert job.get("permissions") == {"pages": "write", "id-token": "write"}
     assert job.get("environment", {}).get("name") == "github-pages"
 
     needs = job["needs"] if isinstance(job["needs"], list) else [job["needs"]]
     build_job = workflow["jobs"][needs[0]]
-    assert BOOK_COMMAND in _runs(build_job)
-    for action in ("actions/configure-pages", "actions/upload-pages-artifact"):
-        steps = _step_using(build_job, action)
-        assert steps, f"{name}: the build job does not use {action}"
-        assert MAIN_ONLY in steps[0].get("if", ""), f"{action} must run on main only"
-    assert _step_using(build_job, "actions/upload-pages-artifact")[0]["with"]["path"] == "_build/html"
+    assert TESTS_COMMAND in _runs(build_job), "the site deployed is the one make test built and checked"
+    pages_upload = _step_using(build_job, "actions/upload-pages-artifact")
+    assert pages_upload and RELEASE_TAG in pages_upload[0].get("if", "")
+    assert pages_upload[0]["with"]["path"] == "_build/html"
+    assert not any("actions/configure-pages" in _uses(other) for other in workflow["jobs"].values() if other is not job)
 
 
 def test_workflow_default_permissions_are_read_only():
