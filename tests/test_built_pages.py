@@ -27,8 +27,10 @@ FORBIDDEN = {
     "site-packages": "a path inside an installed Python environment",
     "/.venv/": "a path inside the repository's virtualenv",
 }
-# A tqdm progress bar as it prints: "100%|██████████| 16/16 [00:01<00:00, 9.8it/s]".
-PROGRESS_BAR = re.compile(r"\d{1,3}%\|[^|\n]{0,80}\|\s*\d+/\d+")
+# A tqdm progress bar as text ("100%|██████████| 16/16 [00:01<00:00, 9.8it/s]"), its time
+# stamps ("[00:01<00:00, ...]", also inside a notebook widget's saved state), or a progress
+# widget saved with the page (tqdm.auto in a notebook).
+PROGRESS_BAR = re.compile(r"\d{1,3}%\|[^|\n]{0,80}\|\s*\d+/\d+|\d\d:\d\d<\d\d:\d\d|FloatProgressModel")
 
 
 def _problems(text: str) -> list[str]:
@@ -52,7 +54,9 @@ def test_the_check_finds_each_kind_of_noise():
     assert _problems("<p>accuracy 0.93</p>") == []
     for noisy in ("TqdmWarning: IProgress not found", "WARNING:tensorflow:5 out of the last 7 calls",
                   "results in /tmp/medcnn-study-x/study", "/home/me/.venv/lib/python3.11/site-packages/tqdm/auto.py",
-                  "decoding: 100%|██████████| 16/16 [00:01&lt;00:00, 9.8it/s]", f"run folder {REPOSITORY}/_build/x/run"):
+                  "decoding: 100%|██████████| 16/16 [00:01&lt;00:00, 9.8it/s]", f"run folder {REPOSITORY}/_build/x/run",
+                  '"value": "\\u20072/2\\u2007[00:01&lt;00:00,\\u2007\\u20071.47it/s]"',
+                  '{"model_name": "FloatProgressModel"}'):
         assert _problems(f"<pre>{noisy}</pre>"), noisy
 
 
