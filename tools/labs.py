@@ -7,11 +7,14 @@ apart by ``hidden: true``. For each lab this script
 1. converts the ``.md`` to a notebook (jupytext) and runs ``otter assign`` on it, into
    ``_build/labs/<lab>/``: ``student/<lab>.ipynb`` (no solutions, no hidden tests, public
    checks in ``student/tests/``) and ``autograder/`` (the solution notebook
-   ``<lab>.ipynb``, all tests in ``tests/``, and ``autograder.zip``);
+   ``<lab>.ipynb`` and all tests in ``tests/``, readable by the instructor's user only; Otter's
+   Gradescope zip is removed: Gradescope is not offered), and ``source.sha256``, the
+   fingerprint ``make grade`` compares to rebuild a lab whose source changed;
 2. adds, after the title of both notebooks, an Open-in-Colab link and a setup cell that
-   installs ``otter-grader`` and ``medcnn`` (the repository URL and branch from
+   installs ``otter-grader`` (``--no-deps``, with the few of its dependencies Colab lacks, so
+   Colab's ipywidgets and wrapt stay) and ``medcnn`` (the repository URL and branch from
    ``_config.yml``, as in the chapters' Colab notebooks) where they are missing and writes
-   the **public** checks to ``tests/`` beside the notebook, so ``grader.check("q1")``
+   the **public** checks to ``tests/<lab>/`` beside the notebook, so ``grader.check("q1")``
    works in Colab and locally from the notebook alone, with no server;
 3. checks that the student notebook holds no solution line and no hidden test;
 4. with ``--publish``, copies the student notebook to ``labs/<lab>/student/<lab>.ipynb``,
@@ -39,6 +42,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 OTTER_VERSION = "7.0.0"
+# What `grader.check` needs of Otter's dependencies and Colab lacks, installed with `--no-deps`:
+# Otter 6.x-7.0 require ipywidgets>=8.1.5 and wrapt<2, and pip would replace Colab's ipywidgets 7
+# and wrapt 2 (an ipywidgets upgrade has broken Colab's widgets and tqdm bars before, colabtools
+# #3020, #3023). The rest of what `otter.Notebook` imports (IPython, nbformat, pandas, dill, wrapt,
+# PyYAML, Jinja2, ipywidgets) Colab has; tests/test_labs_colab.py checks it on Colab's stack.
+OTTER_NO_DEPS = (f"otter-grader=={OTTER_VERSION}", "python-frontmatter==1.3.0", "fica==0.4.1", "ipylab==1.1.0")
 # Lines of a source that must never reach a student: Otter's solution markers and the
 # configuration line of a hidden test.
 SOLUTION_MARKERS = ("# SOLUTION", "# BEGIN SOLUTION", "# END SOLUTION", "hidden: true")
@@ -80,7 +89,7 @@ def _setup_cells(lab: str, public_tests: dict[str, str]):
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(lab)})\n\n"
         "**Run the next cell first.** Where they are missing (in Colab, for example) it installs "
         f"`otter-grader` and the course's package `medcnn` from [the course's repository]({book.repository_url}); "
-        "everywhere it writes the public checks to `tests/` beside this notebook, so that "
+        f"everywhere it writes the public checks to `tests/{lab}/` beside this notebook, so that "
         "`grader.check(...)` works here without any server. The lab runs in the **smoke** profile "
         "(small synthetic data, seconds on a laptop CPU); where a lab offers the full profile, its "
         "settings cell says how to switch. "
@@ -89,7 +98,7 @@ def _setup_cells(lab: str, public_tests: dict[str, str]):
     )
     checks = json.dumps(public_tests, indent=1, sort_keys=True)
     code = (
-        "# @title Setup: install what is missing, then write the public checks to tests/ { display-mode: \"form\" }\n"
+        f"# @title Setup: install what is missing, then write the public checks to tests/{lab}/ {{ display-mode: \"form\" }}\n"
         "import importlib.util\n"
         "import json\n"
         "import pathlib\n"
@@ -97,16 +106,15 @@ def _setup_cells(lab: str, public_tests: dict[str, str]):
         "import sys\n"
         "\n"
         'missing = [name for name in ("otter", "medcnn") if importlib.util.find_spec(name) is None]\n'
-        "if missing:\n"
-        "    subprocess.run(\n"
-        '        [sys.executable, "-m", "pip", "install", "--quiet",\n'
-        f'         "otter-grader=={OTTER_VERSION}", "{book.install_url}"],\n'
-        "        check=True,\n"
-        "    )\n"
+        'if "otter" in missing:  # --no-deps: keeps Colab\'s ipywidgets and wrapt as they are\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",\n'
+        f'                    {", ".join(repr(package).replace(chr(39), chr(34)) for package in OTTER_NO_DEPS)}], check=True)\n'
+        'if "medcnn" in missing:\n'
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{book.install_url}"], check=True)\n'
         f"PUBLIC_CHECKS = json.loads(r'''{checks}''')\n"
-        'pathlib.Path("tests").mkdir(exist_ok=True)\n'
+        f'pathlib.Path("tests/{lab}").mkdir(parents=True, exist_ok=True)\n'
         "for name, text in PUBLIC_CHECKS.items():\n"
-        '    path = pathlib.Path("tests") / name\n'
+        f'    path = pathlib.Path("tests/{lab}") / name\n'
         "    if not path.exists():  # never replace the checks a grader put there\n"
         '        path.write_text(text, encoding="utf-8")'
     )
@@ -131,9 +139,9 @@ def _finish_notebook(path: pathlib.Path, lab: str, public_tests: dict[str, str])
     # Otter's init cell names the notebook file, which Colab does not have on disk and a student
     # may rename: the checks are read from tests/ instead, wherever the notebook runs.
     init[0].source = (
-        '# Initialize Otter: grader.check(...) runs the public checks in tests/.\n'
+        f'# Initialize Otter: grader.check(...) runs the public checks in tests/{lab}/.\n'
         "import otter\n"
-        'grader = otter.Notebook(tests_dir="tests")'
+        f'grader = otter.Notebook(tests_dir="tests/{lab}")'
     )
     intro, setup = _setup_cells(lab, public_tests)
     notebook.cells = [title_cell, intro, setup, *cells]
@@ -164,8 +172,10 @@ def build_lab(lab: str, source: pathlib.Path, out: pathlib.Path) -> pathlib.Path
     import nbformat
 
     target = out / lab
-    if target.exists():
-        shutil.rmtree(target)
+    # Only what this build makes is replaced: the lab's grades/ (grades, feedback, manual marks) stay.
+    for made in ("student", "autograder"):
+        if (target / made).exists():
+            shutil.rmtree(target / made)
     with tempfile.TemporaryDirectory() as folder:
         master = pathlib.Path(folder) / f"{lab}.ipynb"
         nbformat.write(jupytext.read(source), master)
@@ -176,17 +186,26 @@ def build_lab(lab: str, source: pathlib.Path, out: pathlib.Path) -> pathlib.Path
     if result.returncode != 0:
         raise LabError(f"{source}: otter assign failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     autograder = target / "autograder"
-    zips = sorted(autograder.glob(f"{lab}-autograder_*.zip"))
-    if len(zips) != 1:
-        raise LabError(f"{autograder}: expected one autograder zip from otter assign, found {len(zips)}")
-    zips[0].rename(autograder / "autograder.zip")
+    # Gradescope is not offered (its image would need medcnn and the labs' data): Otter's zip for
+    # it is not kept, so that no one uploads one that cannot grade. `make grade` grades locally.
+    for archive in autograder.glob(f"{lab}-autograder_*.zip"):
+        archive.unlink()
+    autograder.chmod(0o700)  # the solution and the hidden tests: for the instructor's user only
     public_tests = {path.name: path.read_text(encoding="utf-8") for path in sorted((target / "student" / "tests").glob("*.py"))}
     if not public_tests:
         raise LabError(f"{source}: no public test: every question needs at least one check the student can run")
     for notebook in (target / "student" / f"{lab}.ipynb", autograder / f"{lab}.ipynb"):
         _finish_notebook(notebook, lab, public_tests)
     _check_student(lab, target / "student" / f"{lab}.ipynb", autograder / "tests")
+    (target / "source.sha256").write_text(source_digest(source) + "\n")
     return target
+
+
+def source_digest(source: pathlib.Path) -> str:
+    """Fingerprint of what a lab's build is made from: its source and this script (``make grade`` rebuilds on change)."""
+    import hashlib
+
+    return hashlib.sha256(source.read_bytes() + pathlib.Path(__file__).resolve().read_bytes()).hexdigest()
 
 
 def published_copy(lab: str, root: pathlib.Path = ROOT) -> pathlib.Path:
