@@ -160,7 +160,8 @@ COLAB_VENV ?= .venv-colab
 COLAB_CHAPTERS ?= book/datasets/brain_tumor.ipynb book/datasets/covid19.ipynb book/datasets/retina.ipynb
 # Tests of the site and the repository's tooling (Sphinx, the notebook generator, workflows), not of
 # what runs on Colab: they need the book's stack, which Colab does not have.
-COLAB_SKIP_TESTS ?= browser test_book.py test_notebooks_sync.py test_colab_notebooks.py test_workflows.py
+COLAB_SKIP_TESTS ?= browser test_book.py test_notebooks_sync.py test_colab_notebooks.py test_workflows.py \
+  test_lock.py test_release.py test_colab_freeze.py
 
 $(COLAB_VENV)/.installed: requirements-colab.txt
 	test -x $(COLAB_VENV)/bin/python || python3 -m venv $(COLAB_VENV)

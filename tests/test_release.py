@@ -145,3 +145,17 @@ def test_the_built_site_serves_the_colab_notebook_and_opens_the_release_in_colab
         served = (SITE / page_name).parent / downloads[0]
         assert served.resolve().read_bytes() == notebook.read_bytes(), (
             f"{page_name}.html's .ipynb download is not the Colab notebook {notebook.relative_to(REPOSITORY)}")
+
+
+def test_every_build_instruction_says_make_book():
+    """A reader told to run jupyter-book directly would skip the code-keyed cache reset and the Colab download."""
+    pages = [REPOSITORY / "README.md", *sorted((REPOSITORY / "book").rglob("*.md"))]
+    for page in pages:
+        if "_build" in page.parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"^```(?:bash|sh|shell|console)?\n(.*?)^```", text, flags=re.M | re.S):
+            assert "jupyter-book build" not in block, f"{page.relative_to(REPOSITORY)} tells readers to run jupyter-book build; say make book"
+    guide = (REPOSITORY / "book" / "start" / "how_to_use.md").read_text(encoding="utf-8")
+    assert "make book" in guide and 'medcnn[tf] @ git+' in guide
+    assert 'pip install "medcnn[tf] @ git+' in (REPOSITORY / "README.md").read_text(encoding="utf-8")

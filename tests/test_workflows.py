@@ -227,3 +227,13 @@ def test_the_colab_stack_job_checks_the_drift_then_runs_make_test_colab_weekly()
     runs = [step.get("run", "") for step in _steps(job) if "run" in step]
     assert runs == ["make colab-drift", "make test-colab"], f"{name}: {runs}"
     assert {"workflow_dispatch", "schedule"} <= _triggers(workflow)
+
+
+def test_the_architecture_maps_every_make_target_a_workflow_runs():
+    architecture = (REPOSITORY / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    table = architecture.split("### Which make target runs which tests, where", 1)[-1].split("\n## ", 1)[0]
+    assert table.strip(), "docs/ARCHITECTURE.md lacks the table of make targets"
+    for name, workflow in _all_workflows().items():
+        for job in workflow["jobs"].values():
+            for target in re.findall(r"^make ([\w-]+)", _runs(job), flags=re.M):
+                assert f"| `make {target}" in table, f"{name} runs make {target}, which docs/ARCHITECTURE.md's table does not map"
