@@ -53,8 +53,18 @@ class FileSystemError(MedcnnError):
     exit_code = 6
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM: ``kill``, a notebook's *Interrupt*, a cluster's time limit).
+
+    The command line turns SIGTERM into this exception, a kind of :class:`KeyboardInterrupt`,
+    so it takes Ctrl-C's way out: nothing half-written is kept, the resume state of the last
+    finished epoch stays, and the exit status is :data:`TERMINATED_EXIT_CODE`.
+    """
+
+
 INTERNAL_ERROR_EXIT_CODE = 70
 INTERRUPTED_EXIT_CODE = 130
+TERMINATED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a process ended by SIGTERM
 OUT_OF_MEMORY_EXIT_CODE = 8
 
 EXIT_CODES = (
@@ -66,9 +76,11 @@ EXIT_CODES = (
     (5, "the disk is full (DiskFullError)"),
     (6, "the file system refused: read-only, permission denied, a file where a folder is expected or the reverse"),
     (7, "training cannot go on, such as a loss that became NaN (TrainingError)"),
-    (OUT_OF_MEMORY_EXIT_CODE, "out of memory"),
+    (OUT_OF_MEMORY_EXIT_CODE, "out of memory (MemoryError, TensorFlow's ResourceExhaustedError, JAX's "
+                              "RESOURCE_EXHAUSTED): use a smaller --batch-size or --image-size"),
     (INTERNAL_ERROR_EXIT_CODE, "internal error: a bug in medcnn (run again with --debug and report the traceback)"),
-    (INTERRUPTED_EXIT_CODE, "interrupted (Ctrl-C)"),
+    (INTERRUPTED_EXIT_CODE, "interrupted (Ctrl-C); train --resume goes on from the last finished epoch"),
+    (TERMINATED_EXIT_CODE, "terminated (SIGTERM), handled as Ctrl-C: the resume state is kept, train --resume goes on"),
 )
 """The command line's exit statuses, as ``(status, meaning)`` pairs; also in ``python -m medcnn --help``."""
 
@@ -112,6 +124,9 @@ def os_error_message(error: OSError, *, fix: str | None = None) -> MedcnnError:
     if number == codes.EEXIST:
         return FileSystemError(f"{path}: already exists and is in the way (a file where a folder is wanted?); "
                                f"move it away or {fix}")
+    if number == codes.ELOOP:
+        return FileSystemError(f"{path}: too many levels of symbolic links (a link that points back at itself or "
+                               f"into a loop); point the link at a real folder, or give the real path instead; {fix}")
     if number == codes.ENOENT:
         return DataError(f"{path}: no such file or folder; check the path (--root, --run, --out)")
     if number == codes.EIO:
@@ -119,3 +134,21 @@ def os_error_message(error: OSError, *, fix: str | None = None) -> MedcnnError:
                          "check the device and run again")
     reason = error.strerror or type(error).__name__
     return FileSystemError(f"{path}: {reason} (errno {number}); {fix}")
+
+
+def plain(value) -> str:
+    """A value as a message shows it: plain numbers, never ``np.float64(nan)`` or ``np.int64(3)`` reprs.
+
+    NumPy scalars become Python numbers; whole floats print without ``.0`` only when they
+    were integers to begin with; strings keep their quotes (``'abc'``) so blanks show.
+
+    Example:
+        >>> import numpy as np
+        >>> plain(np.float64("nan")), plain(np.int64(3)), plain("abc"), plain(np.float64(0.25))
+        ('nan', '3', "'abc'", '0.25')
+    """
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)

@@ -21,6 +21,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from medcnn.errors import DiskFullError
@@ -112,6 +113,73 @@ def partial_path(path, *, suffix: str = "") -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}{PARTIAL_SUFFIX}{suffix}")
 
 
+SPECIAL_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def path_kind(path) -> str | None:
+    """What ``path`` names, in words, without following a last symbolic link; None when nothing is there.
+
+    Example:
+        >>> path_kind("/dev/null"), path_kind("/"), path_kind("/no/such/file")
+        ('a character device', 'a folder', None)
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    for test, kind in SPECIAL_KINDS:
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def refuse_special_output(path, *, what: str | None = None, fix: str | None = None) -> None:
+    """Refuse to replace anything but a regular file: a device, FIFO, socket or symbolic link at ``path``.
+
+    Writing renames a finished temporary file onto ``path``; onto a device (``/dev/null``),
+    a FIFO or a socket that would replace the special file itself, and onto a symbolic
+    link the link (not the file it points to). Neither is what anyone means: the output is
+    refused, naming what is there. A symbolic link is not followed: the message names its
+    target, to be given instead.
+
+    Raises:
+        FileSystemError: ``path`` exists and is not a regular file (or a folder, which the
+            rename itself refuses).
+
+    Example:
+        >>> refuse_special_output("/dev/null", what="the index CSV")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.FileSystemError: /dev/null: is a character device, not a regular file; the index CSV only replaces regular files (never a device, a FIFO, a socket or a symbolic link); choose another path
+    """
+    from medcnn.errors import FileSystemError
+
+    kind = path_kind(path)
+    if kind in (None, "a regular file", "a folder"):
+        return
+    what = what or Path(path).name
+    fix = fix or "choose another path"
+    if kind == "a symbolic link":
+        target = os.readlink(path)
+        raise FileSystemError(
+            f"{path}: is a symbolic link (to {target}); medcnn does not write through it (it would replace the link, "
+            f"not the file it points to), so {what} is refused: give the real path ({Path(path).resolve()}) "
+            f"or remove the link; {fix}")
+    raise FileSystemError(f"{path}: is {kind}, not a regular file; {what} only replaces regular files (never a "
+                          f"device, a FIFO, a socket or a symbolic link); {fix}")
+
+
 @contextlib.contextmanager
 def atomic_path(path, *, what: str | None = None, fix: str | None = None, suffix: str = ""):
     """Yield a temporary path to write; rename it onto ``path`` when the block ends without error.
@@ -128,6 +196,7 @@ def atomic_path(path, *, what: str | None = None, fix: str | None = None, suffix
         1.0
     """
     path = Path(path)
+    refuse_special_output(path, what=what, fix=fix)  # a device, FIFO, socket or link is never replaced
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = partial_path(path, suffix=suffix)
     try:
@@ -163,6 +232,7 @@ def atomic_paths(*paths, what: str | None = None, fix: str | None = None, needed
     targets = [Path(path) for path in paths]
     temporaries = [partial_path(path, suffix=path.suffix) for path in targets]
     for target in targets:
+        refuse_special_output(target, what=what, fix=fix)
         target.parent.mkdir(parents=True, exist_ok=True)
     try:
         yield temporaries
@@ -216,9 +286,11 @@ def _named(error: OSError, path: Path, *, fix: str | None = None) -> Exception:
 def check_writable(path, *, what: str, fix: str | None = None, folder: bool = False) -> None:
     """Refuse, before any work, an output ``path`` that cannot be written; change nothing on disk.
 
-    Checks that no part of the path above it is a file, that ``path`` itself is a file
-    (or, with ``folder=True``, a folder) or absent, and that the nearest existing folder
-    takes a new file (a probe file is created and removed at once).
+    Checks that no part of the path above it is a file or a link that leads nowhere, that
+    ``path`` itself is a regular file (or, with ``folder=True``, a folder) or absent, never
+    a device, FIFO, socket or a link given as a file (:func:`refuse_special_output`; a
+    link to a folder given as a folder is followed, with a note), and that the nearest
+    existing folder takes a new file (a probe file is created and removed at once).
 
     Raises:
         FileSystemError: read-only, permission denied, or a path of the wrong kind;
@@ -234,6 +306,20 @@ def check_writable(path, *, what: str, fix: str | None = None, folder: bool = Fa
 
     path = Path(path)
     fix = fix or "choose another path"
+    kind = path_kind(path)
+    if kind == "a symbolic link" and folder:
+        if not path.is_dir():  # a link to a file, to nothing, or into a loop
+            try:
+                path.stat()
+                found = "not a folder"
+            except OSError as error:
+                found = "a link loop" if error.errno == errno.ELOOP else "gone"
+            raise FileSystemError(f"{path}: {what} needs a folder here, but this is a symbolic link (to "
+                                  f"{os.readlink(path)}) whose target is {found}; point it at a folder or {fix}")
+        # a link to a folder is followed: the files go into the folder it points to (and say so)
+        print(f"note: {path} is a symbolic link; {what} goes into the folder it points to, {path.resolve()}")
+    elif kind not in (None, "a regular file", "a folder"):
+        refuse_special_output(path, what=what, fix=fix)  # a device, FIFO, socket, or a link given as a file
     if path.exists():
         if folder and not path.is_dir():
             raise FileSystemError(f"{path}: {what} needs a folder here, but this is a file; move it away or {fix}")
@@ -241,6 +327,9 @@ def check_writable(path, *, what: str, fix: str | None = None, folder: bool = Fa
             raise FileSystemError(f"{path}: {what} is a file, but this is a folder; move it away or {fix}")
     existing = path if folder and path.is_dir() else path.parent
     while not existing.exists() and existing != existing.parent:
+        if path_kind(existing) == "a symbolic link":  # a link above the path that leads nowhere, or into a loop
+            raise FileSystemError(f"{existing}: {what} goes to {path}, but {existing} is a symbolic link (to "
+                                  f"{os.readlink(existing)}) that leads nowhere or into a loop; fix the link or {fix}")
         existing = existing.parent
     if not existing.is_dir():
         raise FileSystemError(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from medcnn.errors import ConfigError, DataError
+from medcnn.errors import ConfigError, DataError, plain
 from medcnn.experiments.results import BOOKKEEPING_COLUMNS, read_results
 
 
@@ -108,7 +108,7 @@ def merge_tables(tables, *, names=None) -> pd.DataFrame:
             if other[0]["config_id"] != identifier and other[1] != label:
                 from medcnn.experiments.results import CONFIG_COLUMNS
 
-                differing = [f"{column} {other[0].get(column)!r} vs {row.get(column)!r}" for column in CONFIG_COLUMNS
+                differing = [f"{column} {plain(other[0].get(column))} vs {plain(row.get(column))}" for column in CONFIG_COLUMNS
                              if not _same(other[0].get(column), row.get(column))]
                 raise DataError(
                     f"{readable} was run with different settings in {other[1]} and {label} "
@@ -126,7 +126,7 @@ def merge_tables(tables, *, names=None) -> pd.DataFrame:
                 if column not in BOOKKEEPING_COLUMNS and not _same(earlier.get(column), row.get(column))
             ]  # fmt: skip
             if differing:
-                shown = ", ".join(f"{column} {earlier.get(column)!r} vs {row.get(column)!r}" for column in differing[:4])
+                shown = ", ".join(f"{column} {plain(earlier.get(column))} vs {plain(row.get(column))}" for column in differing[:4])
                 raise DataError(
                     f"config {identifier} is in {earlier_label} and {label} with different results ({shown}); "
                     "keep one of the two tables' rows (or rerun that configuration) before merging"
@@ -147,7 +147,15 @@ def merge_into(out, tables) -> Path:
         sources = ([path] if path.exists() else []) + [Path(table) for table in tables]
         for source in sources:
             if not source.exists():
-                raise DataError(f"{source}: no such results table; expected a results.csv written by `study`")
+                raise DataError(f"{source}: no such results table; expected a results.csv written by `study` "
+                                "(a typo in the path?)")
+            if source.is_dir() and not (source / RESULTS_FILE).is_file():
+                found = ", ".join(sorted(entry.name for entry in source.iterdir())[:4]) or "nothing"
+                raise DataError(f"{source}: a folder without {RESULTS_FILE} (it holds {found}); give a study folder "
+                                f"written by `study`, or its {RESULTS_FILE}")
         merged = merge_tables(sources)
+        if not len(merged):
+            raise DataError(f"nothing to merge: {', '.join(str(source) for source in sources)} hold no runs; give the "
+                            "results tables of studies that ran (an empty table is not written)")
         write_results(merged, path)
     return path

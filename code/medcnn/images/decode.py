@@ -10,7 +10,9 @@ reaches the model the same way: an array of shape (height, width, 3), dtype uint
   dataset registry;
 - PNG, JPEG, BMP, TIFF through Pillow: grayscale becomes three equal channels;
   16-bit and 32-bit grayscale are scaled by their own minimum and maximum to 8 bits;
-  alpha is dropped; palette images are expanded to RGB.
+  alpha is dropped; palette images are expanded to RGB; an EXIF orientation tag is
+  applied, so the image is the one viewers show (said once); an image over Pillow's
+  decompression-bomb limit is refused with the limit and how to raise it.
 
 A missing, empty, truncated or non-image file raises :class:`~medcnn.errors.DataError`
 naming the file, and so does a deep image that decodes to nonsense (not-a-number or
@@ -98,12 +100,68 @@ def _read_with(reader, path: Path) -> np.ndarray:
     return image
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+_orientation_said = False
+
+
+def _upright(image, path: Path):
+    """``image`` turned as image viewers show it, when its EXIF orientation tag says it is stored turned.
+
+    Cameras and phones store the sensor's pixels and a tag saying how to turn them; every
+    viewer applies it, so the image a person looked at is the turned one. Said once per
+    process, with the first file.
+    """
+    global _orientation_said
+    from PIL import ImageOps
+
+    try:
+        orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return image  # an unreadable EXIF block is no reason to refuse the pixels
+    if orientation not in range(2, 9):
+        return image
+    if not _orientation_said:
+        _orientation_said = True
+        print(f"note: {path} (and any other image with an EXIF orientation tag) is turned the way image viewers "
+              f"show it (orientation {orientation})")
+    return ImageOps.exif_transpose(image)
+
+
+def bomb_message(path, error) -> str:
+    """The message for an image over Pillow's decompression-bomb limit: its size, the limit, how to raise it.
+
+    Example:
+        >>> from PIL import Image
+        >>> error = Image.DecompressionBombError(
+        ...     "Image size (400000000 pixels) exceeds limit of 178956970 pixels, could be decompression bomb DOS attack.")
+        >>> print(bomb_message("big.png", error))  # doctest: +NORMALIZE_WHITESPACE
+        big.png: 400,000,000 pixels, over Pillow's decompression-bomb limit of 178,956,970 pixels (a guard against
+        files made to exhaust memory; the file need not be damaged); if you trust it, shrink it (the models read at
+        most 1,024 px a side), or raise the limit before reading, in Python: `import PIL.Image;
+        PIL.Image.MAX_IMAGE_PIXELS = 400000000` (None removes the guard); or leave it out with --skip-bad
+    """
+    import re
+
+    from PIL import Image
+
+    numbers = [int(number) for number in re.findall(r"\((\d+) pixels\)|limit of (\d+)", str(error)) for number in
+               number if number]
+    pixels = numbers[0] if numbers else None
+    limit = numbers[1] if len(numbers) > 1 else 2 * int(Image.MAX_IMAGE_PIXELS or 0)
+    size = f"{pixels:,} pixels" if pixels else "too many pixels"
+    return (f"{path}: {size}, over Pillow's decompression-bomb limit of {limit:,} pixels (a guard against files made "
+            "to exhaust memory; the file need not be damaged); if you trust it, shrink it (the models read at most "
+            "1,024 px a side), or raise the limit before reading, in Python: `import PIL.Image; "
+            f"PIL.Image.MAX_IMAGE_PIXELS = {pixels or 'N'}` (None removes the guard); or leave it out with --skip-bad")
+
+
 def _read_pillow(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             image.load()
+            image = _upright(image, path)
             mode = image.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
                 return _gray_to_rgb(checked_to_uint8(np.asarray(image), path=path))
@@ -116,7 +174,9 @@ def _read_pillow(path: Path) -> np.ndarray:
             return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image Pillow can read; delete or replace the file") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        raise DataError(bomb_message(path, error)) from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise DataError(f"{path}: cannot decode the image ({error}); the file is damaged or truncated: replace it") from None
 
 
