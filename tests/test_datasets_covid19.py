@@ -1,5 +1,7 @@
 """The COVID-19 Radiography Database reader: current layout, early flat releases, re-split copies."""
 
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,8 +11,11 @@ from medcnn.errors import DataError
 
 
 def gray_png(path, value=100, size=(12, 12), mode="L"):
+    """A small image, different for every path: identical bytes would be one image kept once (issue 23)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(np.full(size, value, np.uint8))
+    pixels = np.full(size, value, np.uint8)
+    pixels[0, :4] = list(zlib.crc32(str(path).encode()).to_bytes(4, "big"))
+    image = Image.fromarray(pixels)
     image.convert(mode).save(path)
 
 

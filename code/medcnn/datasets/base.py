@@ -28,6 +28,69 @@ INDEX_COLUMNS = ("path", "label", "class_name", "patient_id", "split")
 OFFICIAL_SPLITS = ("train", "val", "test", "")
 SYNTHETIC_MARKER = ".medcnn-synthetic.json"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+OS_LITTER = ("__macosx", ".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", ".spotlight-v100", ".trashes",
+             ".fseventsd")
+"""Names (lower case) the operating systems leave beside data: never data, skipped everywhere, listed once."""
+RUN_FOLDER_MARKER = ".medcnn-run.json"
+"""The mark of a medcnn run folder (:mod:`medcnn.run_folder`): such a folder inside a dataset is never read as data."""
+
+
+def is_os_litter(name: str) -> bool:
+    """True for what macOS, Windows or a zip tool leave beside data (``__MACOSX``, ``.DS_Store``, ``._x.png`` ...).
+
+    Example:
+        >>> [is_os_litter(name) for name in ("__MACOSX", "Thumbs.db", "._scan.png", "scan.png")]
+        [True, True, True, False]
+    """
+    return name.lower() in OS_LITTER or name.startswith("._")
+
+
+def check_folder_path(path: str | os.PathLike, *, what: str, fix: str | None = None) -> Path:
+    """Refuse a folder path that cannot be one: it, or a folder above it, is a file, a device or a link leading nowhere.
+
+    An absent path is fine (it is made later); an existing folder too. Otherwise the
+    :class:`~medcnn.errors.FileSystemError` names the part of the path at fault and what it is.
+
+    Example:
+        >>> check_folder_path("/dev/null/retina", what="the retina dataset")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.FileSystemError: /dev/null: the retina dataset goes to /dev/null/retina, but /dev/null is a character device, not a folder; move it away or choose another folder
+    """
+    import errno
+
+    from medcnn.errors import FileSystemError, os_error_message
+    from medcnn.files import path_kind
+
+    path = Path(path)
+    fix = fix or "choose another folder"
+    try:
+        if path.is_dir():
+            return path
+        path.stat()
+    except OSError as error:
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise os_error_message(OSError(error.errno, error.strerror, str(path)), fix=fix) from None
+    # walk down from the top: the first part that exists and is not a folder is at fault
+    for part in [*reversed(path.parents), path]:
+        kind = path_kind(part)
+        if kind is None:
+            break  # absent from here on: made when written
+        if kind == "a symbolic link":
+            try:
+                part.stat()
+            except OSError as error:
+                found = "into a loop" if error.errno == errno.ELOOP else "nowhere (its target is gone)"
+                raise FileSystemError(f"{part}: {what} goes to {path}, but {part} is a symbolic link (to "
+                                      f"{os.readlink(part)}) that leads {found}; fix or remove the link, or "
+                                      f"{fix}") from None
+            if not part.is_dir():
+                raise FileSystemError(f"{part}: {what} goes to {path}, but {part} is a symbolic link to a file, not a "
+                                      f"folder; move it away or {fix}")
+        elif kind != "a folder":
+            where = f"{what} goes to {path}, but {part}" if part != path else f"{what} is a folder, but this"
+            raise FileSystemError(f"{part}: {where} is {kind}, not a folder; move it away or {fix}")
+    return path
 
 
 def fix_hint(dataset: str, root: str | os.PathLike) -> str:
@@ -57,10 +120,13 @@ def require_root(root: str | os.PathLike, *, dataset: str) -> Path:
         ...
         medcnn.errors.DataError: /no/such/folder: no such folder for dataset 'retina'; get it with python -m medcnn download --dataset retina --root /no/such/folder (or a synthetic stand-in: python -m medcnn synth --dataset retina --root /no/such/folder)
     """
-    path = Path(root).expanduser()
+    from medcnn.paths import expand_path
+
+    path = expand_path(root, setting="the dataset folder")
     if not path.is_dir():
-        what = "is a file, not a folder" if path.exists() else "no such folder"
-        raise DataError(f"{path}: {what} for dataset {dataset!r}; get it with {fix_hint(dataset, path)}")
+        # a file, a device or a link loop where the folder belongs is named as such (FileSystemError)
+        check_folder_path(path, what=f"the {dataset} dataset", fix="give the dataset folder with --root or --data-dir")
+        raise DataError(f"{path}: no such folder for dataset {dataset!r}; get it with {fix_hint(dataset, path)}")
     return path
 
 
@@ -131,7 +197,7 @@ def image_files(entries, *, where) -> list[Path]:
 
 
 def walk_folders(root: Path):
-    """Yield every folder under ``root`` (itself included), sorted, skipping hidden and ``__MACOSX`` ones.
+    """Yield every folder under ``root`` (itself included), sorted, skipping hidden ones, OS litter, run folders.
 
     Example:
         >>> import tempfile
@@ -142,9 +208,107 @@ def walk_folders(root: Path):
     """
     for folder, subfolders, _ in os.walk(root):
         subfolders[:] = sorted(
-            name for name in subfolders if not name.startswith(".") and name != "__MACOSX"
+            name for name in subfolders if not name.startswith(".") and not is_os_litter(name)
+            and not os.path.isfile(os.path.join(folder, name, RUN_FOLDER_MARKER))
         )
         yield Path(folder)
+
+
+def report_litter(root: str | os.PathLike) -> list[str]:
+    """List once, on one line, the operating-system litter under ``root`` that the readers skipped; return it.
+
+    Hidden folders (the image cache) and the litter folders themselves are not entered.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "__MACOSX").mkdir(); _ = (root / ".DS_Store").write_bytes(b"")
+        >>> report_litter(root)  # doctest: +ELLIPSIS
+        /...: skipped 2 operating-system file(s) that are not data: .DS_Store, __MACOSX/
+        ['.DS_Store', '__MACOSX/']
+    """
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        relative = Path(folder).relative_to(root)
+        found.extend((relative / name).as_posix() + "/" for name in sorted(subfolders) if is_os_litter(name))
+        found.extend((relative / name).as_posix() for name in sorted(files) if is_os_litter(name))
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and not is_os_litter(name))
+    found = sorted(name[2:] if name.startswith("./") else name for name in found)
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        print(f"{root}: skipped {len(found)} operating-system file(s) that are not data: {shown}")
+    return found
+
+
+def drop_duplicate_images(frame: pd.DataFrame, *, root: str | os.PathLike, dataset: str) -> pd.DataFrame:
+    """Keep each image once: files with the same bytes (found by size, then BLAKE2) are one image.
+
+    A second copy of an extracted tree, or a file copied into two folders, would otherwise
+    let the same image land in the training and the test subsets: the leak this course
+    warns about. Copies with the same label are kept once (the first in the index's
+    order), with one printed line giving the count and an example pair; copies with
+    different labels cannot be settled and are refused. Only files of equal size are read.
+
+    Raises:
+        DataError: the same bytes under two different labels (names both files).
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for name in ("a.png", "b.png"):
+        ...     _ = (root / name).write_bytes(b"same bytes")
+        >>> frame = pd.DataFrame({"path": ["a.png", "b.png"], "label": [0, 0], "class_name": ["x", "x"],
+        ...                       "patient_id": ["", ""], "split": ["", ""]})
+        >>> drop_duplicate_images(frame, root=root, dataset="folder")["path"].tolist()  # doctest: +ELLIPSIS
+        /...: 1 image(s) are byte-for-byte copies of another image and are left out (each image is used once, so no copy lands in two subsets), e.g. b.png = a.png
+        ['a.png']
+    """
+    import hashlib
+
+    root = Path(root)
+    sizes = {}
+    for position, relative in enumerate(frame["path"]):
+        try:
+            size = os.stat(root / relative).st_size
+        except OSError:
+            continue  # a missing file is reported when it is read
+        if size:  # empty files are not images: reported as unreadable when decoded
+            sizes.setdefault(size, []).append(position)
+    first_of: dict[bytes, int] = {}
+    dropped: list[tuple[int, int]] = []
+    for positions in sizes.values():
+        if len(positions) < 2:
+            continue
+        for position in positions:
+            digest = hashlib.blake2b(digest_size=20)
+            try:
+                with open(root / frame["path"].iloc[position], "rb") as stream:
+                    for block in iter(lambda: stream.read(1 << 20), b""):
+                        digest.update(block)
+            except OSError:
+                continue
+            key = digest.digest()
+            if key in first_of:
+                dropped.append((position, first_of[key]))
+            else:
+                first_of[key] = position
+    if not dropped:
+        return frame
+    dropped.sort()
+    labels = frame["class_name"].tolist()
+    conflicts = [(copy, original) for copy, original in dropped if labels[copy] != labels[original]]
+    if conflicts:
+        copy, original = conflicts[0]
+        raise DataError(
+            f"{root}: {len(conflicts)} image(s) have the same bytes as an image of another class, e.g. "
+            f"{frame['path'].iloc[copy]} ({labels[copy]!r}) = {frame['path'].iloc[original]} ({labels[original]!r}); "
+            f"one image cannot be both: remove the wrong copy from the {dataset} folder"
+        )
+    copy, original = dropped[0]
+    print(f"{root}: {len(dropped)} image(s) are byte-for-byte copies of another image and are left out (each image is "
+          f"used once, so no copy lands in two subsets), e.g. {frame['path'].iloc[copy]} = "
+          f"{frame['path'].iloc[original]}")
+    return frame.drop(index=frame.index[[copy for copy, _ in dropped]]).reset_index(drop=True)
 
 
 def check_index(
@@ -169,7 +333,10 @@ def check_index(
 
     Raises:
         DataError: no images, a class without images, wrong columns, duplicated paths,
-            labels that do not match class names, or an unknown split value.
+            labels that do not match class names, an unknown split value, or the same
+            bytes under two labels (:func:`drop_duplicate_images`; copies with one label
+            are kept once, with a message). Operating-system litter found under ``root``
+            is listed once (:func:`report_litter`).
 
     Example:
         >>> import pandas as pd
@@ -203,7 +370,7 @@ def check_index(
         if missing:
             raise DataError(
                 f"{root}: no images of class {', '.join(repr(name) for name in missing)} "
-                f"(found {dict(counts)}). Expected this layout:\n{layout}\n"
+                f"(found {({name: int(count) for name, count in counts.items()})}). Expected this layout:\n{layout}\n"
                 f"Check the folder is complete, or get the data again with {hint}"
             )
         expected = {name: position for position, name in enumerate(class_names)}
@@ -219,7 +386,8 @@ def check_index(
         raise DataError(
             f"{root / bad_split['path'].iloc[0]}: split {bad_split['split'].iloc[0]!r} is not one of train, val, test or ''"
         )
-    return frame
+    report_litter(root)
+    return drop_duplicate_images(frame, root=root, dataset=dataset)
 
 
 def download_folder(root: str | os.PathLike) -> Path:
@@ -231,7 +399,10 @@ def download_folder(root: str | os.PathLike) -> Path:
     """
     from medcnn.errors import DownloadError
 
-    root = Path(root).expanduser()
+    from medcnn.paths import expand_path
+
+    root = expand_path(root, setting="the dataset folder")
+    check_folder_path(root, what="the download", fix="download into another folder with --data-dir or --root")
     if synthetic_settings(root) is not None:
         raise DownloadError(f"{root}: holds a synthetic stand-in; delete it or download into another folder")
     return root

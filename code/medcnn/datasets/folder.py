@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.datasets.base import INDEX_COLUMNS, check_index, image_files, natural_key, require_root
+from medcnn.datasets.base import (
+    INDEX_COLUMNS,
+    RUN_FOLDER_MARKER,
+    check_index,
+    image_files,
+    is_os_litter,
+    natural_key,
+    require_root,
+)
 from medcnn.errors import DataError
 
 KEY = "folder"
@@ -33,7 +41,7 @@ SYNTHETIC_CLASSES = ("dark", "grey", "light")  # sorted, and brighter with the l
 
 
 def class_names(root: str | os.PathLike) -> tuple[str, ...]:
-    """Return the classes of a folder dataset: its non-hidden subfolder names, sorted.
+    """Return the classes of a folder dataset: its subfolder names, sorted (not hidden ones, ``__MACOSX``, run folders).
 
     Example:
         >>> import tempfile, pathlib
@@ -44,7 +52,9 @@ def class_names(root: str | os.PathLike) -> tuple[str, ...]:
         ('a', 'b')
     """
     root = require_root(root, dataset=KEY)
-    return tuple(sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith(".")))
+    # OS litter (__MACOSX) and a medcnn run folder are never classes
+    return tuple(sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
+                        and not is_os_litter(entry.name) and not (entry / RUN_FOLDER_MARKER).is_file()))
 
 
 def index(root: str | os.PathLike) -> pd.DataFrame:
