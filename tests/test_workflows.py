@@ -237,3 +237,13 @@ def test_the_architecture_maps_every_make_target_a_workflow_runs():
         for job in workflow["jobs"].values():
             for target in re.findall(r"^make ([\w-]+)", _runs(job), flags=re.M):
                 assert f"| `make {target}" in table, f"{name} runs make {target}, which docs/ARCHITECTURE.md's table does not map"
+
+
+def test_every_browser_test_file_is_run_by_make_browser_tests():
+    makefile = (REPOSITORY / "Makefile").read_text(encoding="utf-8")
+    listed = re.search(r"^BROWSER_TESTS \?= (.+)$", makefile, flags=re.M).group(1).split()
+    for path in sorted((REPOSITORY / "tests").rglob("test_*.py")):
+        if re.search(r"^\s*(@pytest\.mark\.browser\b|pytestmark\s*=.*\bbrowser\b)", path.read_text(encoding="utf-8"), flags=re.M):
+            relative = path.relative_to(REPOSITORY).as_posix()
+            assert any(relative == item or relative.startswith(item.rstrip("/") + "/") for item in listed), (
+                f"{relative} has browser tests that make browser-tests does not run: add it to BROWSER_TESTS")
