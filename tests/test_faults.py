@@ -378,7 +378,7 @@ def test_nan_loss_reaches_the_command_line_in_two_lines(tmp_path, capsys, monkey
         guard.on_epoch_end(2, {"loss": float("nan")})
 
     monkeypatch.setattr(pipeline, "train_and_evaluate", diverging)
-    status = main(["train", "--dataset", "covid19", "--root", str(tmp_path), "--out", str(tmp_path / "run")])
+    status = main(["train", "--dataset", "covid19", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 7 and len(lines) == 2
     assert lines[0].startswith("medcnn train: TrainingError: loss became nan in epoch 3 at learning rate 0.1")

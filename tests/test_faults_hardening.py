@@ -264,6 +264,7 @@ def _record_run(folder, config, root):
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".medcnn-run.json").write_text(json.dumps({"medcnn_run": 1}))  # the mark of a folder medcnn claimed
     (folder / "config.json").write_text(json.dumps(config.to_dict()))
     (folder / "run.json").write_text(json.dumps({"root": str(root.resolve()), "cache_dir": None}))
 
@@ -275,16 +276,18 @@ def _train(root, out, *extra):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, dataset_root):
-    """One tiny training (1 epoch, 32 px), into a folder that held a stray file: --overwrite clears it."""
+    """One tiny training (1 epoch, 32 px), into a run folder an earlier run claimed: --overwrite clears it."""
     out = tmp_path_factory.mktemp("runs") / "finished"
     out.mkdir()
-    (out / "notes.txt").write_text("someone else's file")
+    (out / ".medcnn-run.json").write_text('{"medcnn_run": 1}')
+    (out / "history.csv").write_text("epoch\n1\n")  # an earlier run's file
     assert main(_train(dataset_root, out, "--overwrite")) == 0
     return out
 
 
 def test_overwrite_cleared_the_folder_before_training(finished_run):
-    assert not (finished_run / "notes.txt").exists() and (finished_run / "model.keras").is_file()
+    assert (finished_run / "model.keras").is_file() and (finished_run / ".medcnn-run.json").is_file()
+    assert "loss" in (finished_run / "history.csv").read_text()
 
 
 def test_an_out_holding_another_run_or_other_files_is_refused_and_left_as_it_was(dataset_root, tmp_path, capsys):
@@ -292,6 +295,7 @@ def test_an_out_holding_another_run_or_other_files_is_refused_and_left_as_it_was
 
     out = tmp_path / "run"
     _record_run(out, RunConfig(dataset="folder", epochs=3, image_size=32, batch_size=4).resolved(), dataset_root)
+    (out / "history.csv").write_text("epoch,loss\n1,0.5\n")  # it trained: not a claim that stopped at its checks
     before = {path.name: path.read_bytes() for path in out.iterdir()}
     error = _one_message(capsys, main(_train(dataset_root, out)), 2, out, "holds another run", "epochs 3 -> 1")
     assert "--overwrite" in error
