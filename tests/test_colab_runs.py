@@ -1,14 +1,12 @@
-"""What a full run on Colab relies on: results kept on Drive, the rehearsal's environment overrides
-of the full profile, a figshare mirror's own file list. (The resume state it writes to Drive each
+"""What a full run on Colab relies on: results kept on Drive, the environment's adjustments of the
+full profile (fewer epochs, random weights). (The resume state it writes to Drive each
 epoch, and only when asked, is checked by tests/test_faults_training.py and tests/test_training.py.)"""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from medcnn.errors import ConfigError, DownloadError
+from medcnn.errors import ConfigError
 
 
 def test_results_dir_on_an_unmounted_drive_is_refused(tmp_path, monkeypatch):
@@ -31,19 +29,17 @@ def test_results_dir_elsewhere_and_by_default(tmp_path):
 
 
 def test_full_profile_overrides_come_from_the_environment(monkeypatch):
-    from medcnn.profiles import get_profile, rehearsal_images
+    from medcnn.profiles import get_profile
 
-    for name in ("MEDCNN_EPOCHS", "MEDCNN_FINE_TUNE_EPOCHS", "MEDCNN_WEIGHTS", "MEDCNN_REHEARSAL_IMAGES"):
+    for name in ("MEDCNN_EPOCHS", "MEDCNN_FINE_TUNE_EPOCHS", "MEDCNN_WEIGHTS"):
         monkeypatch.delenv(name, raising=False)
     assert get_profile("full").epochs == 100 and get_profile("full").weights == "imagenet"
     monkeypatch.setenv("MEDCNN_EPOCHS", "2")
     monkeypatch.setenv("MEDCNN_FINE_TUNE_EPOCHS", "1")
     monkeypatch.setenv("MEDCNN_WEIGHTS", "none")
-    monkeypatch.setenv("MEDCNN_REHEARSAL_IMAGES", "5")
     full = get_profile("full")
     assert (full.name, full.epochs, full.fine_tune_epochs, full.weights, full.image_size) == ("full", 2, 1, None, None)
     assert full.image_size_for("inceptionv3") == 299
-    assert rehearsal_images() == 5
     monkeypatch.setenv("MEDCNN_EPOCHS", "zero")
     with pytest.raises(ConfigError, match=r"\$MEDCNN_EPOCHS='zero'"):
         get_profile("full")
@@ -51,18 +47,3 @@ def test_full_profile_overrides_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("MEDCNN_WEIGHTS", "imagenet21k")
     with pytest.raises(ConfigError, match="imagenet or none"):
         get_profile("full")
-
-
-def test_figshare_mirror_lists_its_own_files(tmp_path, monkeypatch):
-    from medcnn.datasets import brain_tumor
-
-    monkeypatch.delenv("MEDCNN_FIGSHARE_PARTS", raising=False)
-    assert brain_tumor.figshare_parts() == brain_tumor.FIGSHARE_PARTS
-    listing = tmp_path / "parts.json"
-    listing.write_text(json.dumps({"cvind.mat": [7005344, 12, "0" * 32]}), encoding="utf-8")
-    monkeypatch.setenv("MEDCNN_FIGSHARE_PARTS", str(listing))
-    assert brain_tumor.figshare_parts() == {"cvind.mat": (7005344, 12, "0" * 32)}
-    listing.write_text("not json", encoding="utf-8")
-    with pytest.raises(DownloadError, match="MEDCNN_FIGSHARE_PARTS"):
-        brain_tumor.figshare_parts()
-

@@ -253,9 +253,10 @@ def test_figshare_through_the_api_redirect_and_not_again(figshare, tmp_path):
     assert len(figshare.requests) == count  # every file there and matching its MD5: nothing fetched again
 
 
-def test_figshare_endpoints_follow_the_environment(figshare, tmp_path, monkeypatch):
-    monkeypatch.setenv(brain_tumor.FIGSHARE_API_VARIABLE, f"{figshare.url}/v2")
-    monkeypatch.setenv(brain_tumor.FIGSHARE_FILES_VARIABLE, f"{figshare.url}/files/")
+def test_figshare_endpoints_follow_the_module_constants(figshare, tmp_path, monkeypatch):
+    # what a tool that runs other code does (tools/rehearsal.py): replace the constants in its process
+    monkeypatch.setattr(brain_tumor, "FIGSHARE_API", f"{figshare.url}/v2")
+    monkeypatch.setattr(brain_tumor, "FIGSHARE_FILES", f"{figshare.url}/files/")
     assert brain_tumor.figshare_endpoints() == figshare.endpoints
     figshare.answers["api"] = "challenge"
     root = brain_tumor.download(tmp_path / "brain_tumor", progress=False, part_checksums=figshare.parts)

@@ -254,8 +254,8 @@ def test_no_network_in_the_full_profile_names_the_url_and_the_manual_fix(tmp_pat
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv(brain_tumor.FIGSHARE_API_VARIABLE, f"http://127.0.0.1:{port}/v2")
-    monkeypatch.setenv(brain_tumor.FIGSHARE_FILES_VARIABLE, f"http://127.0.0.1:{port}/files")
+    monkeypatch.setattr(brain_tumor, "FIGSHARE_API", f"http://127.0.0.1:{port}/v2")
+    monkeypatch.setattr(brain_tumor, "FIGSHARE_FILES", f"http://127.0.0.1:{port}/files")
     status = main(["download", "--dataset", "brain_tumor", "--data-dir", str(tmp_path)])
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 4 and len(lines) == 2  # DownloadError

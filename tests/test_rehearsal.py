@@ -8,6 +8,7 @@ kagglehub stand-in answers like Colab's and the dataset folder is linked in plac
 
 from __future__ import annotations
 
+import runpy
 import sys
 from functools import partial
 
@@ -26,10 +27,14 @@ def stand_ins(rehearsal, tmp_path, monkeypatch):
     sources = rehearsal._stand_in_sources(tmp_path / "workspace", images=4, seed=0)
     log: list = []
     with serving(partial(rehearsal.FigshareStandIn, files=sources["files"], log=log)) as address:
-        monkeypatch.setenv("MEDCNN_FIGSHARE_API", f"{address}/api")
-        monkeypatch.setenv("MEDCNN_FIGSHARE_FILES", f"{address}/files")
-        monkeypatch.setenv("MEDCNN_FIGSHARE_PARTS", str(sources["parts"]))
-        monkeypatch.setenv("MEDCNN_REHEARSAL_KAGGLE", str(sources["kaggle"]))
+        # the rehearsal injects the stand-in with the sitecustomize.py it puts first on the kernels'
+        # path; run that same file here, the brain tumor module's constants restored afterwards
+        from medcnn.datasets import brain_tumor
+
+        for name in ("FIGSHARE_API", "FIGSHARE_FILES", "FIGSHARE_PARTS"):
+            monkeypatch.setattr(brain_tumor, name, getattr(brain_tumor, name))
+        runpy.run_path(str(rehearsal._point_figshare_at(sources["python_path"], address, sources["parts"])))
+        monkeypatch.setenv("MEDCNN_REHEARSAL_KAGGLE", str(sources["kaggle"]))  # read by the kagglehub stand-in
         monkeypatch.syspath_prepend(str(sources["python_path"]))
         real_kagglehub = sys.modules.pop("kagglehub", None)
         yield sources, log

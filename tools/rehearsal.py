@@ -7,16 +7,19 @@ Inception-V3), in the ``full`` profile, except what needs the internet:
   API address answers every request with HTTP 202 and an empty body (what figshare
   answers scripts it takes for bots); the ndownloader address serves the files. The
   files are the brain-tumour stand-in's own zips and ``cvind.mat`` (written by
-  ``medcnn.datasets.brain_tumor.write_synthetic``, in the real format), listed with
-  their checksums through ``$MEDCNN_FIGSHARE_PARTS``; the chapter downloads, checks
-  and unpacks them with its own code.
+  ``medcnn.datasets.brain_tumor.write_synthetic``, in the real format). A
+  ``sitecustomize.py`` beside the kagglehub stand-in (Python imports it as each kernel
+  starts) points ``medcnn.datasets.brain_tumor``'s ``FIGSHARE_API``, ``FIGSHARE_FILES``
+  and ``FIGSHARE_PARTS`` (the files' ids and checksums) at the stand-in: the package reads
+  no environment variable for it. The chapter downloads, checks and unpacks them with its
+  own code.
 - **kagglehub**: a stand-in module ``kagglehub`` (on the kernel's ``PYTHONPATH``)
   answers ``dataset_download`` as Colab's kagglehub does, with a read-only folder of
   its own, holding the COVID-19 and RFMiD stand-ins in their Kaggle layouts.
 - **weights**: ``MEDCNN_WEIGHTS=none`` (ImageNet's cannot be fetched here).
-- **sizes**: ``MEDCNN_REHEARSAL_IMAGES`` images per class (default 8) and
-  ``MEDCNN_EPOCHS`` / ``MEDCNN_FINE_TUNE_EPOCHS`` epochs (default 2 / 1), read by
-  ``medcnn.profiles``.
+- **sizes**: ``--images`` images per class (default ``$MEDCNN_REHEARSAL_IMAGES``, read
+  by this script, else 8) and ``MEDCNN_EPOCHS`` / ``MEDCNN_FINE_TUNE_EPOCHS`` epochs
+  (default 2 / 1), the user settings of :mod:`medcnn.environment` that shorten a full run.
 
 Each dataset chapter's committed ``.ipynb`` is copied into an empty folder and
 executed top to bottom with nbclient, solutions included; the data folder starts
@@ -135,7 +138,6 @@ def _stand_in_sources(workspace: Path, images: int, seed: int) -> dict:
             path.write_bytes(data)
             files[file_id] = path
             parts[name] = [file_id, len(data), hashlib.md5(data).hexdigest()]
-    (workspace / "figshare_parts.json").write_text(json.dumps(parts, indent=1), encoding="utf-8")
     # kagglehub: each dataset's folder, in its Kaggle layout, without the stand-in's marker
     kaggle = workspace / "kaggle"
     for module in (covid19, retina):
@@ -150,8 +152,30 @@ def _stand_in_sources(workspace: Path, images: int, seed: int) -> dict:
     stand_ins = workspace / "stand_ins" / "kagglehub"
     stand_ins.mkdir(parents=True)
     (stand_ins / "__init__.py").write_text(KAGGLEHUB_STAND_IN, encoding="utf-8")
-    return {"files": files, "parts": workspace / "figshare_parts.json", "kaggle": kaggle,
+    return {"files": files, "parts": parts, "kaggle": kaggle,
             "python_path": workspace / "stand_ins"}  # fmt: skip
+
+
+FIGSHARE_POINTER = '''"""Points medcnn's brain tumor download at the rehearsal's figshare stand-in (written by tools/rehearsal.py).
+
+Python imports sitecustomize as it starts; this folder is first on the kernels' PYTHONPATH.
+"""
+
+from medcnn.datasets import brain_tumor
+
+brain_tumor.FIGSHARE_API = {api!r}
+brain_tumor.FIGSHARE_FILES = {files!r}
+brain_tumor.FIGSHARE_PARTS = {parts!r}
+'''
+
+
+def _point_figshare_at(python_path: Path, address: str, parts: dict) -> Path:
+    """Write the ``sitecustomize.py`` that injects the stand-in's addresses and files into each kernel."""
+    listed = {name: (int(file_id), int(size), str(md5)) for name, (file_id, size, md5) in parts.items()}
+    path = python_path / "sitecustomize.py"
+    path.write_text(FIGSHARE_POINTER.format(api=f"{address}/api", files=f"{address}/files", parts=listed),
+                    encoding="utf-8")
+    return path
 
 
 def _execute(notebook_path: Path, folder: Path, timeout: int):
@@ -209,6 +233,16 @@ def _check(chapter: str, notebook, data_dir: Path, figshare_log: list, kaggle_ca
     return problems
 
 
+def _images_from_environment(default: int = 8) -> int:
+    """``$MEDCNN_REHEARSAL_IMAGES`` (the scheduled workflow sets it), read by this script only."""
+    text = os.environ.get("MEDCNN_REHEARSAL_IMAGES", "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 2:
+        raise SystemExit(f"$MEDCNN_REHEARSAL_IMAGES={text!r}: expected a whole number of at least 2 (or unset it)")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the rehearsal; print each chapter's time and problems; exit status 1 if any chapter failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -216,14 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the workspace (executed notebooks, data, logs)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", type=int, default=_images_from_environment(),
+                        help="images per class and official split (default $MEDCNN_REHEARSAL_IMAGES, else 8)")
     arguments = parser.parse_args(argv)
-
-    from medcnn.profiles import rehearsal_images
+    if arguments.images < 2:
+        parser.error(f"--images {arguments.images}: expected at least 2 (each split needs one image per class)")
 
     os.environ.setdefault("MEDCNN_EPOCHS", "2")
     os.environ.setdefault("MEDCNN_FINE_TUNE_EPOCHS", "1")
     os.environ["MEDCNN_WEIGHTS"] = "none"
-    images = rehearsal_images()
+    images = arguments.images
     started = time.perf_counter()
     workspace = Path(tempfile.mkdtemp(prefix="medcnn-rehearsal-"))
     print(f"rehearsal in {workspace}: {images} images per class, {os.environ['MEDCNN_EPOCHS']} epoch(s), "
@@ -235,12 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"http://127.0.0.1:{server.server_address[1]}"
     data_dir = workspace / "data"
+    _point_figshare_at(sources["python_path"], address, sources["parts"])
     environment = {
         "MEDCNN_PROFILE": "full",
         "MEDCNN_DATA_DIR": str(data_dir),
-        "MEDCNN_FIGSHARE_API": f"{address}/api",
-        "MEDCNN_FIGSHARE_FILES": f"{address}/files",
-        "MEDCNN_FIGSHARE_PARTS": str(sources["parts"]),
         "MEDCNN_REHEARSAL_KAGGLE": str(sources["kaggle"]),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(sources["python_path"]), os.environ.get("PYTHONPATH")])),
         "TMPDIR": str(workspace / "tmp"),

@@ -41,7 +41,54 @@ def encode_labels(labels, *, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype="float32")[labels]
 
 
-class ArrayBatches(keras.utils.PyDataset):
+class SeededBatches(keras.utils.PyDataset):
+    """Batches served in an order that depends only on the seed and the epoch.
+
+    The one shuffle of the package: epoch ``e`` serves the items in the order of a NumPy
+    generator seeded with ``[seed, e]``, so two runs with the same seed, or a run resumed
+    after epoch ``e``, see the same batches (Keras's own shuffle stays off). Subclasses
+    read :attr:`order` (positions ``0 … count-1``) in ``__getitem__``.
+
+    Args:
+        count: how many items the batches cover.
+        batch_size: items per batch; the last batch may be smaller.
+        shuffle: a new order every epoch; ``False`` keeps ``0 … count-1``.
+        seed: seeds the shuffles.
+        **options: ``keras.utils.PyDataset``'s (``workers``, ``use_multiprocessing``, ``max_queue_size``).
+
+    Example:
+        >>> batches = SeededBatches(count=5, batch_size=2, shuffle=True, seed=1)
+        >>> len(batches), sorted(batches.order.tolist())
+        (3, [0, 1, 2, 3, 4])
+        >>> first = batches.order.copy(); batches.on_epoch_end(); batches.epoch
+        1
+    """
+
+    def __init__(self, *, count: int, batch_size: int, shuffle: bool, seed: int, **options):
+        super().__init__(**options)
+        self.count = int(count)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        self.order = self.order_for_epoch(0)
+
+    def order_for_epoch(self, epoch: int) -> np.ndarray:
+        """The positions in the order epoch ``epoch`` serves them."""
+        positions = np.arange(self.count)
+        if self.shuffle:
+            np.random.default_rng([self.seed, epoch]).shuffle(positions)
+        return positions
+
+    def __len__(self) -> int:
+        return -(-self.count // self.batch_size)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self.order_for_epoch(self.epoch)
+
+
+class ArrayBatches(SeededBatches):
     """A seeded, shuffling ``keras.utils.PyDataset`` over an array and its labels.
 
     Args:
@@ -85,7 +132,6 @@ class ArrayBatches(keras.utils.PyDataset):
             raise ConfigError(
                 f"workers={workers}, max_queue_size={max_queue_size}: expected at least 1 each"
             )
-        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         self.inputs = inputs
         self.indices = np.arange(len(inputs)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.num_classes = int(num_classes)
@@ -97,20 +143,8 @@ class ArrayBatches(keras.utils.PyDataset):
                 raise ConfigError(f"{len(labels)} labels for {len(inputs)} inputs: expected one label per row")
             self.labels = labels[self.indices].astype(np.int64)
             self.targets = encode_labels(self.labels, num_classes=num_classes)
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        self.order = self._order_for_epoch(0)
-
-    def _order_for_epoch(self, epoch: int) -> np.ndarray:
-        positions = np.arange(len(self.indices))
-        if self.shuffle:
-            np.random.default_rng([self.seed, epoch]).shuffle(positions)
-        return positions
-
-    def __len__(self) -> int:
-        return -(-len(self.indices) // self.batch_size)
+        super().__init__(count=len(self.indices), batch_size=batch_size, shuffle=shuffle, seed=seed, workers=workers,
+                         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
 
     def __getitem__(self, batch_index: int):
         if batch_index < 0 or batch_index >= len(self):
@@ -124,10 +158,6 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.targets is None:
             return (batch_inputs,)
         return batch_inputs, self.targets[positions]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self.order = self._order_for_epoch(self.epoch)
 
     @property
     def labels_in_order(self):

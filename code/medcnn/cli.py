@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
@@ -27,22 +26,18 @@ from medcnn.profiles import PROFILES
 
 def _root(arguments) -> Path:
     """The dataset folder: ``--root``, else ``<data dir>/<dataset>``."""
-    from medcnn.paths import dataset_dir, expand_path
+    from medcnn.paths import dataset_dir
 
     if getattr(arguments, "root", None):
-        return expand_path(arguments.root, setting="--root")
+        return Path(arguments.root)
     return dataset_dir(arguments.dataset, getattr(arguments, "data_dir", None))
 
 
 def command_download(arguments) -> int:
     from medcnn.datasets import get_dataset
 
-    from medcnn.datasets.base import check_folder_path
-
     dataset = get_dataset(arguments.dataset)
     root = _root(arguments)
-    # a file (or a link loop) where the data folder belongs is named now, not after a failed download
-    check_folder_path(root, what=f"the {arguments.dataset} dataset", fix=WRITE_FIXES["download"])
     print(f"{dataset.TITLE}\nSource: {dataset.SOURCE}\nLicence: {dataset.LICENSE}\nPlease cite: {dataset.CITATION}\n")
     path = dataset.download(root, force=arguments.force)
     print(f"{arguments.dataset} is in {path}")
@@ -98,12 +93,13 @@ def command_split(arguments) -> int:
 def command_train(arguments) -> int:
     from medcnn.config import RunConfig
     from medcnn.pipeline import train_and_evaluate
-    from medcnn.profiles import profile_name
+    from medcnn.profiles import get_profile
 
+    profile = get_profile(arguments.profile)  # resolved once here (with the environment's), then passed down
     config = RunConfig(
         dataset=arguments.dataset,
         backbone=arguments.backbone,
-        profile=profile_name(arguments.profile),
+        profile=profile.name,
         batch_size=arguments.batch_size,
         learning_rate=arguments.learning_rate,
         epochs=arguments.epochs,
@@ -115,15 +111,9 @@ def command_train(arguments) -> int:
         seed=arguments.seed,
         feature_cache=arguments.feature_cache,
     )
-    from medcnn.errors import ConfigError
     from medcnn.files import check_writable
-    from medcnn.run_folder import check_not_overlapping
 
-    if arguments.resume and arguments.overwrite:
-        raise ConfigError("--overwrite and --resume contradict each other: start again (--overwrite) or "
-                          "go on (--resume), not both")
-    config.resolved()  # every setting checked before anything is written
-    check_not_overlapping(arguments.out, _root(arguments))
+    config.resolved(profile)  # every setting checked before anything is written
     check_writable(arguments.out, what="the run folder", fix=WRITE_FIXES["train"], folder=True)
     from medcnn.images.cache import default_cache_dir
 
@@ -132,7 +122,7 @@ def command_train(arguments) -> int:
                    fix="put the decoded images elsewhere with --cache-dir (on Kaggle: --cache-dir /kaggle/working/cache)")
     result = train_and_evaluate(
         config, root=_root(arguments), out=arguments.out, cache_dir=arguments.cache_dir, verbose=arguments.verbose,
-        skip_bad=arguments.skip_bad, resume=arguments.resume, overwrite=arguments.overwrite,
+        skip_bad=arguments.skip_bad, resume=arguments.resume, overwrite=arguments.overwrite, profile=profile,
     )
     print(result.summary())
     return 0
@@ -239,8 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--resume", action="store_true",
                          help="continue a killed run in --out from its last finished epoch (same settings)")
     command.add_argument("--overwrite", action="store_true",
-                         help="clear --out first when it holds another medcnn run (only a folder medcnn marked as "
-                              "its run folder is ever emptied; without it, such a folder is refused)")
+                         help="clear --out first when it holds another run (without it, such a folder is refused)")
     command.add_argument("--out", required=True, help="run folder to write")
 
     command = add("evaluate", command_evaluate, "evaluate a trained run folder again and rewrite its report")
@@ -263,39 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """While the block runs, SIGTERM raises :class:`medcnn.errors.Terminated` (a ``KeyboardInterrupt``).
-
-    ``kill``, a notebook's stop button and a cluster's time limit send SIGTERM; taking
-    Ctrl-C's way out means temporary files are removed and the resume state of the last
-    finished epoch stays for ``--resume``. A second SIGTERM ends the process at once.
-    Outside the main thread (where Python cannot set handlers) nothing changes.
-
-    Example:
-        >>> with sigterm_as_interrupt():
-        ...     pass
-    """
-    import signal
-    import threading
-
-    from medcnn.errors import Terminated
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(number, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM is not caught
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 INTERRUPT_HINTS = {
     "train": "; run the same command with --resume to go on from the last finished epoch",
     "study": "; finished runs are in the results table: run the same command again to go on",
@@ -312,19 +268,16 @@ def main(argv=None) -> int:
     Example:
         >>> main(["cite", "--dataset", "retina"])  # doctest: +SKIP
     """
-    from medcnn.errors import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated
-
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        with sigterm_as_interrupt():
-            return arguments.function(arguments)
-    except KeyboardInterrupt as interruption:
+        return arguments.function(arguments)
+    except KeyboardInterrupt:
         hint = INTERRUPT_HINTS.get(arguments.command, "")
-        terminated = isinstance(interruption, Terminated)
-        what = "terminated (SIGTERM)" if terminated else "interrupted"
-        print(f"medcnn {arguments.command}: {what}; nothing half-written is kept{hint}", file=sys.stderr)
-        return TERMINATED_EXIT_CODE if terminated else INTERRUPTED_EXIT_CODE
+        print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept{hint}", file=sys.stderr)
+        from medcnn.errors import INTERRUPTED_EXIT_CODE
+
+        return INTERRUPTED_EXIT_CODE
     except BaseException as error:  # noqa: BLE001 - every failure becomes a message
         if arguments.debug or isinstance(error, SystemExit):
             raise
@@ -350,31 +303,6 @@ WRITE_FIXES = {
 
 DAMAGED_FILE_MODULES = ("zlib", "zipfile", "json", "csv", "pickle", "h5py", "gzip", "tarfile")
 """Modules whose exceptions mean a file read was damaged or malformed (plus pandas' parser errors)."""
-
-
-def out_of_memory(error: BaseException) -> str:
-    """Which backend ran out of memory, in a few words, or ``""`` when ``error`` is not that.
-
-    Python's ``MemoryError``, TensorFlow's ``ResourceExhaustedError`` (an OOM when allocating
-    a tensor) and JAX's ``XlaRuntimeError: RESOURCE_EXHAUSTED`` are all out of memory;
-    the backends are recognised by name, so none of them is imported here.
-
-    Example:
-        >>> out_of_memory(MemoryError())
-        'MemoryError'
-        >>> out_of_memory(ValueError("RESOURCE_EXHAUSTED"))
-        ''
-    """
-    if isinstance(error, MemoryError):
-        return "MemoryError"
-    names = [kind.__name__ for kind in type(error).__mro__]
-    if "ResourceExhaustedError" in names:
-        return "TensorFlow ResourceExhaustedError"
-    module = type(error).__module__.split(".")[0]
-    if (module in ("jax", "jaxlib") or names[0] in ("XlaRuntimeError", "JaxRuntimeError")) and \
-            str(error).lstrip().startswith("RESOURCE_EXHAUSTED"):
-        return f"JAX {names[0]}: RESOURCE_EXHAUSTED"
-    return ""
 
 
 def describe_failure(error: BaseException, *, command: str) -> tuple[str, str, int]:
@@ -404,15 +332,9 @@ def describe_failure(error: BaseException, *, command: str) -> tuple[str, str, i
         damaged = DataError(f"{where}input/output error ({type(error).__name__}: {str(error)[:200]}); a file it read "
                             "is damaged or unreadable: replace it (a cache is rebuilt, a download fetched again)")
         return "DataError", str(damaged), damaged.exit_code
-    memory = out_of_memory(error)
-    if memory:
-        return ("MemoryError", f"out of memory ({memory}); use a smaller --batch-size (halve it) or --image-size, "
-                "or a machine with more memory", OUT_OF_MEMORY_EXIT_CODE)
-    if isinstance(error, RuntimeError) and "home directory" in str(error):  # Path.expanduser of ~nosuchuser
-        from medcnn.errors import ConfigError
-
-        return ("ConfigError", f"a path starting with ~ names no home folder known here ({error}); give the full "
-                "path (--root, --data-dir, --out or MEDCNN_DATA_DIR)", ConfigError.exit_code)
+    if isinstance(error, MemoryError):
+        return ("MemoryError", "out of memory; use a smaller --batch-size or --image-size, or a machine with more "
+                "memory", OUT_OF_MEMORY_EXIT_CODE)
     module = type(error).__module__.split(".")[0]
     name = type(error).__name__
     if (module in DAMAGED_FILE_MODULES or name in ("ParserError", "EmptyDataError")

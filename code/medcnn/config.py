@@ -12,7 +12,10 @@ import json
 import math
 from dataclasses import dataclass
 
+from medcnn.datasets import DATASET_KEYS
 from medcnn.errors import ConfigError
+from medcnn.models.backbones import get_backbone
+from medcnn.profiles import PROFILES, Profile, get_profile
 
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 10_000
@@ -53,12 +56,27 @@ class RunConfig:
     seed: int = 0
     feature_cache: str = "auto"
 
-    def resolved(self) -> "RunConfig":
-        """Fill the settings left open from the profile, and validate the result."""
-        from medcnn.profiles import get_profile
+    def resolved(self, profile: Profile | None = None) -> "RunConfig":
+        """Fill the settings left open from the profile, and validate the result.
 
-        profile = get_profile(self.profile)
+        Args:
+            profile: the run's profile, resolved once where the run started
+                (:func:`medcnn.profiles.get_profile`); ``None`` resolves ``self.profile`` here.
+
+        Example:
+            >>> from medcnn.profiles import get_profile
+            >>> RunConfig(dataset="retina", profile="full").resolved(get_profile("full")).image_size
+            224
+        """
         self.validate_names()
+        if profile is None and None not in (self.epochs, self.fine_tune_epochs, self.image_size) \
+                and self.weights != "profile":
+            self.validate()  # nothing left to the profile (an already resolved config): no lookup
+            return self
+        if profile is None:
+            profile = get_profile(self.profile)
+        elif profile.name != self.profile:
+            raise ConfigError(f"the run's profile is {self.profile!r} but a {profile.name!r} profile was passed")
         filled = dataclasses.replace(
             self,
             epochs=self.epochs if self.epochs is not None else profile.epochs,
@@ -71,21 +89,16 @@ class RunConfig:
 
     def validate_names(self) -> None:
         """Check the dataset, backbone and profile names."""
-        from medcnn.datasets import DATASET_KEYS
-        from medcnn.profiles import PROFILES
-
         if self.dataset not in DATASET_KEYS:
             raise ConfigError(f"dataset {self.dataset!r}: expected one of {', '.join(DATASET_KEYS)}")
         if self.profile not in PROFILES:
             raise ConfigError(f"profile {self.profile!r}: expected one of {', '.join(PROFILES)}")
-        from medcnn.models.backbones import get_backbone
 
         get_backbone(self.backbone)
 
     def validate(self) -> None:
         """Reject settings that cannot work, naming the value and the valid range."""
         self.validate_names()
-        from medcnn.models.backbones import get_backbone
 
         backbone = get_backbone(self.backbone)
         if self.image_size is not None and self.image_size < backbone.min_size:

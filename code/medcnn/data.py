@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medcnn.datasets import get_dataset
+from medcnn.datasets.base import synthetic_settings
 from medcnn.errors import DataError
+from medcnn.paths import data_dir as resolve_data_dir
+from medcnn.profiles import Profile, as_profile
+from medcnn.splits import make_splits
 
 
 def load_index(dataset: str, root, *, progress: bool = True) -> pd.DataFrame:
@@ -34,15 +39,13 @@ def load_index(dataset: str, root, *, progress: bool = True) -> pd.DataFrame:
     """
     import inspect
 
-    from medcnn.datasets import get_dataset
-
     reader = get_dataset(dataset).index
     if "progress" in inspect.signature(reader).parameters:
         return reader(Path(root), progress=progress)
     return reader(Path(root))
 
 
-def prepare_data(dataset: str, *, profile: str | None = None, data_dir=None, seed: int = 0) -> Path:
+def prepare_data(dataset: str, *, profile: Profile | str | None = None, data_dir=None, seed: int = 0) -> Path:
     """Return the folder of ``dataset`` for a profile, getting the data if needed.
 
     ``full``: the real dataset under ``<data dir>/<dataset>``, downloaded if absent
@@ -56,12 +59,7 @@ def prepare_data(dataset: str, *, profile: str | None = None, data_dir=None, see
         >>> root.name
         'retina'
     """
-    from medcnn.datasets import get_dataset
-    from medcnn.datasets.base import synthetic_settings
-    from medcnn.paths import data_dir as resolve_data_dir
-    from medcnn.profiles import get_profile
-
-    chosen = get_profile(profile)
+    chosen = as_profile(profile)  # a resolved Profile is used as it is
     module = get_dataset(dataset)
     real_root = resolve_data_dir(data_dir) / dataset
     if chosen.name == "full":
@@ -127,8 +125,6 @@ def class_names_of(dataset: str, index: pd.DataFrame) -> list[str]:
         >>> class_names_of("folder", pd.DataFrame({"label": [1, 0], "class_name": ["b", "a"]}))
         ['a', 'b']
     """
-    from medcnn.datasets import get_dataset
-
     names = getattr(get_dataset(dataset), "CLASS_NAMES", None)
     present = index.drop_duplicates("label").sort_values("label")
     if names is None:
@@ -146,9 +142,6 @@ def split_index(index: pd.DataFrame, *, dataset: str, strategy: str | None = Non
         >>> split_index(index, dataset="covid19", seed=0)["subset"].value_counts().to_dict()["train"]
         18
     """
-    from medcnn.datasets import get_dataset
-    from medcnn.splits import make_splits
-
     module = get_dataset(dataset)
     chosen = strategy or module.DEFAULT_SPLIT
     return make_splits(index, strategy=chosen, fractions=module.SPLIT_FRACTIONS, seed=seed)

@@ -5,29 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-def expand_path(path: str | os.PathLike, *, setting: str = "the path") -> Path:
-    """``path`` with a leading ``~`` or ``~user`` expanded; a ``~`` that names no home folder is a setting error.
-
-    ``Path.expanduser`` raises a bare ``RuntimeError`` for ``~nosuchuser/x`` or when no
-    home folder is known; here it becomes a :class:`~medcnn.errors.ConfigError` naming
-    the path and the setting it came from.
-
-    Example:
-        >>> expand_path("/data/retina").as_posix()
-        '/data/retina'
-        >>> expand_path("~no-such-user-here/x", setting="MEDCNN_DATA_DIR")
-        Traceback (most recent call last):
-        ...
-        medcnn.errors.ConfigError: MEDCNN_DATA_DIR '~no-such-user-here/x': the ~ at its start names no home folder known here (Could not determine home directory.); give a full path such as /home/you/medcnn-data
-    """
-    from medcnn.errors import ConfigError
-
-    try:
-        return Path(path).expanduser()
-    except RuntimeError as error:
-        raise ConfigError(f"{setting} {str(path)!r}: the ~ at its start names no home folder known here ({error}); "
-                          "give a full path such as /home/you/medcnn-data") from None
+from medcnn.environment import user_setting
+from medcnn.errors import ConfigError
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -45,11 +24,11 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         '/elsewhere'
     """
     if explicit:
-        return expand_path(explicit, setting="--data-dir")
-    from_environment = os.environ.get("MEDCNN_DATA_DIR")
+        return Path(explicit).expanduser()
+    from_environment = user_setting("MEDCNN_DATA_DIR")
     if from_environment:
-        return expand_path(from_environment, setting="MEDCNN_DATA_DIR")
-    return expand_path("~", setting="the home folder (no --data-dir or MEDCNN_DATA_DIR set)") / ".medcnn" / "data"
+        return Path(from_environment).expanduser()
+    return Path.home() / ".medcnn" / "data"
 
 
 def dataset_dir(dataset: str, explicit: str | os.PathLike | None = None) -> Path:
@@ -85,11 +64,9 @@ def results_dir(name: str, *, base: str | os.PathLike | None = None) -> Path:
     """
     import tempfile
 
-    from medcnn.errors import ConfigError
-
     if base is None:
         return Path(tempfile.mkdtemp(prefix=f"medcnn-{name}-")) / name
-    base = expand_path(base, setting="the results folder")
+    base = Path(base).expanduser()
     on_drive = base == DRIVE_MOUNT or DRIVE_MOUNT in base.parents
     if on_drive and not (DRIVE_MOUNT / "MyDrive").is_dir():
         raise ConfigError(

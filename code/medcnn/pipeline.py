@@ -18,16 +18,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from medcnn.augment import build_augmentation
 from medcnn.config import RunConfig
+from medcnn.data import class_names_of, load_index, make_batches, split_index
+from medcnn.evaluation.predictions import predict_probabilities
+from medcnn.images.cache import build_cache
+from medcnn.models.classifier import build_classifier
+from medcnn.profiles import PROFILES, Profile, get_profile
 from medcnn.run_folder import (
     RunResult,
     claim_run_folder,
+    load_run_model,
     manifest_with_skipped,
     read_run_folder,
     write_json,
     write_model,
     write_table,
 )
+from medcnn.splits import read_manifest, write_manifest
+from medcnn.training.history import join_histories
+from medcnn.training.precision import configure_precision
 
 
 def split_step(config: RunConfig, *, root: Path, run_dir: Path, manifest=None, resume: bool = False,
@@ -37,9 +47,6 @@ def split_step(config: RunConfig, *, root: Path, run_dir: Path, manifest=None, r
     Example:
         >>> manifest = split_step(config, root=root, run_dir=run_dir)  # doctest: +SKIP
     """
-    from medcnn.data import load_index, split_index
-    from medcnn.splits import read_manifest, write_manifest
-
     if resume and manifest is None and (run_dir / "manifest.csv").is_file():
         manifest = read_manifest(run_dir / "manifest.csv").drop(columns=["skipped"], errors="ignore")
     if manifest is None:
@@ -59,10 +66,6 @@ def cache_step(config: RunConfig, manifest, *, root: Path, run_dir: Path, cache_
     Example:
         >>> cache, manifest, class_names, batches = cache_step(config, manifest, root=root, run_dir=run_dir)  # doctest: +SKIP
     """
-    from medcnn.data import class_names_of, make_batches
-    from medcnn.images.cache import build_cache
-    from medcnn.splits import write_manifest
-
     cache = build_cache(manifest, root=root, image_size=config.image_size, cache_dir=cache_dir,
                         progress=progress, skip_bad=skip_bad)
     if len(cache.skipped):
@@ -84,9 +87,6 @@ def model_step(config: RunConfig, *, num_classes: int):
     """
     import keras
 
-    from medcnn.augment import build_augmentation
-    from medcnn.models.classifier import build_classifier
-
     keras.utils.set_random_seed(config.seed)
     augmentation = build_augmentation(config.dataset, seed=config.seed) if config.augment else None
     return build_classifier(config.backbone, num_classes, weights=config.weights, input_size=config.image_size,
@@ -103,7 +103,6 @@ def train_step(config: RunConfig, model, train, validation, *, run_dir: Path, ve
         >>> history = train_step(config, model, train, validation, run_dir=run_dir)  # doctest: +SKIP
     """
     from medcnn.training.fit import fine_tune_classifier, train_classifier
-    from medcnn.training.history import join_histories
 
     common = dict(run_dir=run_dir, seed=config.seed, verbose=verbose, resume=resume, jit_compile=jit_compile,
                   checkpoints=save_models, resume_state=save_models)  # the CLI's runs can be resumed
@@ -125,7 +124,6 @@ def report_step(model, cache, test, class_names, *, run_dir, config: RunConfig, 
         >>> metrics = report_step(model, cache, test, class_names, run_dir=run_dir, config=config,
         ...                       history=history, note=None)  # doctest: +SKIP
     """
-    from medcnn.evaluation.predictions import predict_probabilities
     from medcnn.evaluation.report import write_run_report
 
     probabilities = predict_probabilities(model, test)
@@ -153,11 +151,14 @@ def train_and_evaluate(
     resume: bool = False,
     save_models: bool = True,
     overwrite: bool = False,
+    profile: Profile | None = None,
 ) -> RunResult:
     """Train one model as configured, evaluate it on the test subset and write its run folder.
 
     Args:
         config: the run's settings; open ones are filled from its profile.
+        profile: the profile resolved where the run started (a command, the study); default:
+            resolved here from ``config.profile`` (:func:`medcnn.profiles.get_profile`).
         root: the dataset folder.
         out: the run folder to write.
         manifest: a split to use (default: split the index with the dataset's rule and ``config.seed``).
@@ -181,11 +182,8 @@ def train_and_evaluate(
         >>> result = train_and_evaluate(RunConfig(dataset="covid19", epochs=1), root=root,
         ...                             out=tempfile.mkdtemp(), verbose=0)  # doctest: +SKIP
     """
-    from medcnn.profiles import get_profile
-    from medcnn.training.precision import configure_precision
-
-    config = config.resolved()
-    profile = get_profile(config.profile)
+    profile = profile if profile is not None else get_profile(config.profile)  # resolved once, passed down
+    config = config.resolved(profile)
     root = Path(root)
     run_dir = Path(out)
     claim_run_folder(run_dir, config, root=root, resume=resume, overwrite=overwrite)  # one run per folder
@@ -236,11 +234,6 @@ def evaluate_run(run_dir, *, cache_dir=None) -> RunResult:
         >>> evaluate_run("runs/demo").metrics["accuracy"]  # doctest: +SKIP
         0.93
     """
-    from medcnn.data import class_names_of, make_batches
-    from medcnn.images.cache import build_cache
-    from medcnn.profiles import get_profile
-    from medcnn.run_folder import load_run_model
-
     folder = read_run_folder(run_dir)
     config = folder.config
     class_names = class_names_of(config.dataset, folder.manifest)
@@ -248,9 +241,9 @@ def evaluate_run(run_dir, *, cache_dir=None) -> RunResult:
     cache = build_cache(folder.manifest, root=folder.root, image_size=config.image_size,
                         cache_dir=cache_dir or folder.cache_dir, progress=False, skip_bad=folder.skip_bad)
     _, _, test = make_batches(cache, num_classes=len(class_names), batch_size=config.batch_size, seed=config.seed)
-    profile = get_profile(config.profile)
+    # the recorded run's own notice (its profile's name and epochs), not this session's environment
+    note = PROFILES["smoke"].banner(epochs=config.epochs) if config.profile == "smoke" else None
     metrics = report_step(model, cache, test, class_names, run_dir=folder.run_dir, config=config,
-                          history=folder.history,
-                          note=profile.banner(epochs=config.epochs) if profile.name == "smoke" else None)
+                          history=folder.history, note=note)
     return RunResult(run_dir=folder.run_dir, config=config, metrics=metrics, history=folder.history, model=model,
                      manifest=folder.manifest)

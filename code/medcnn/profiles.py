@@ -7,15 +7,20 @@ nothing about the medical task. ``full`` uses the real dataset, ImageNet weights
 and the study's sizes and epochs (a GPU is advised).
 
 The profile comes from the caller, else the ``MEDCNN_PROFILE`` environment
-variable, else ``smoke``.
+variable, else ``smoke``; ``MEDCNN_EPOCHS``, ``MEDCNN_FINE_TUNE_EPOCHS`` and
+``MEDCNN_WEIGHTS`` adjust it (:mod:`medcnn.environment` lists them). It is resolved once,
+by :func:`get_profile`, where a run starts (a command, a chapter's first cell, the
+study); the :class:`Profile` object is then passed down, and nothing below reads the
+environment again.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from medcnn.environment import user_setting
 from medcnn.errors import ConfigError
+from medcnn.models.backbones import get_backbone
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,6 @@ class Profile:
             >>> PROFILES["smoke"].image_size_for("inceptionv3"), PROFILES["smoke"].image_size_for("vgg16")
             (75, 64)
         """
-        from medcnn.models.backbones import get_backbone
-
         spec = get_backbone(backbone)
         if self.image_size is None:
             return spec.default_size
@@ -102,13 +105,13 @@ PROFILE_VARIABLE = "MEDCNN_PROFILE"
 def profile_name(name: str | None = None) -> str:
     """The profile's name: ``name`` if given, else ``$MEDCNN_PROFILE``, else ``smoke``.
 
-    The only place that reads ``MEDCNN_PROFILE``; chapters and commands ask here.
+    The only place that reads ``MEDCNN_PROFILE`` (through :mod:`medcnn.environment`); chapters and commands ask here.
 
     Example:
         >>> profile_name("full")
         'full'
     """
-    chosen = name or os.environ.get(PROFILE_VARIABLE) or "smoke"
+    chosen = name or user_setting(PROFILE_VARIABLE) or "smoke"
     if chosen not in PROFILES:
         raise ConfigError(
             f"profile {chosen!r}: expected one of {', '.join(PROFILES)} (set {PROFILE_VARIABLE} or --profile)"
@@ -117,21 +120,33 @@ def profile_name(name: str | None = None) -> str:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Return a profile by name, else from ``MEDCNN_PROFILE``, else ``smoke``.
+    """Resolve the profile once, where a run starts: by name, else ``MEDCNN_PROFILE``, else ``smoke``,
+    with the environment's adjustments (:func:`environment_overrides`). Pass the result down.
 
     Example:
         >>> get_profile("full").weights
         'imagenet'
     """
-    from dataclasses import replace
-
     return replace(PROFILES[profile_name(name)], **environment_overrides())
 
 
-# The full-profile rehearsal (tools/rehearsal.py) runs the chapters at the real image size
-# with fewer epochs and random weights; these variables are read here and nowhere else.
+def as_profile(profile: Profile | str | None = None) -> Profile:
+    """``profile`` itself when it is already resolved, else :func:`get_profile` of the name (or ``None``).
+
+    The functions a chapter calls take either, so a chapter may pass the name it shows,
+    while a command or the study resolves once and passes the object.
+
+    Example:
+        >>> smoke = get_profile("smoke")
+        >>> as_profile(smoke) is smoke, as_profile("full").name
+        (True, 'full')
+    """
+    return profile if isinstance(profile, Profile) else get_profile(profile)
+
+
+# A shorter full run (fewer epochs, random weights: a first try on a small GPU quota, or the
+# full-profile rehearsal, tools/rehearsal.py): listed with the others in medcnn.environment.
 OVERRIDE_VARIABLES = {"MEDCNN_EPOCHS": "epochs", "MEDCNN_FINE_TUNE_EPOCHS": "fine_tune_epochs", "MEDCNN_WEIGHTS": "weights"}
-REHEARSAL_IMAGES_VARIABLE = "MEDCNN_REHEARSAL_IMAGES"
 
 
 def _whole_number(variable: str, text: str, *, minimum: int) -> int:
@@ -150,6 +165,7 @@ def environment_overrides() -> dict:
     Unset variables change nothing. ``MEDCNN_WEIGHTS`` is ``imagenet`` or ``none`` (random weights).
 
     Example:
+        >>> import os
         >>> os.environ["MEDCNN_EPOCHS"] = "2"
         >>> environment_overrides(), get_profile("full").epochs
         ({'epochs': 2}, 2)
@@ -157,8 +173,8 @@ def environment_overrides() -> dict:
     """
     overrides = {}
     for variable, field_name in OVERRIDE_VARIABLES.items():
-        text = os.environ.get(variable, "").strip()
-        if not text:
+        text = user_setting(variable)
+        if text is None:
             continue
         if field_name == "weights":
             if text.lower() not in {"imagenet", "none"}:
@@ -168,13 +184,3 @@ def environment_overrides() -> dict:
             overrides[field_name] = _whole_number(variable, text, minimum=1 if field_name == "epochs" else 0)
     return overrides
 
-
-def rehearsal_images(default: int = 8) -> int:
-    """Images per class (and per official split) of the rehearsal's stand-in datasets: ``$MEDCNN_REHEARSAL_IMAGES``.
-
-    Example:
-        >>> rehearsal_images(default=8)
-        8
-    """
-    text = os.environ.get(REHEARSAL_IMAGES_VARIABLE, "").strip()
-    return _whole_number(REHEARSAL_IMAGES_VARIABLE, text, minimum=2) if text else default

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import ConfigError, DataError
+from medcnn.files import atomic_path
+from medcnn.tables import read_checked_csv
 
 SUBSETS = ("train", "val", "test")
 STRATEGIES = ("grouped", "stratified", "official")
@@ -235,8 +237,6 @@ def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike) -> Path:
         >>> write_manifest(frame, folder / "manifest.csv").name
         'manifest.csv'
     """
-    from medcnn.files import atomic_path
-
     path = Path(path)
     with atomic_path(path, what=f"the manifest {path.name}") as temporary:
         manifest.to_csv(temporary, index=False, lineterminator="\n")
@@ -257,7 +257,6 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: manifest not found. Create it with `python -m medcnn split ... --out {path}`")
-    from medcnn.tables import read_checked_csv
 
     frame = read_checked_csv(
         path, what="manifest", integer=("label",),

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from medcnn.batches import encode_labels
+from medcnn.batches import SeededBatches, encode_labels
 from medcnn.errors import ConfigError
 
 
-class DecodeEveryEpoch(keras.utils.PyDataset):
+class DecodeEveryEpoch(SeededBatches):
     """Batches decoded from the image files every time they are asked for.
 
     Args:
@@ -56,26 +55,13 @@ class DecodeEveryEpoch(keras.utils.PyDataset):
             raise ConfigError(
                 f"batch_size={batch_size}, image_size={image_size}, workers={workers}: expected positive whole numbers"
             )
-        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         self.paths = [Path(path) for path in paths]
         if len(labels) != len(self.paths):
             raise ConfigError(f"{len(labels)} labels for {len(self.paths)} files: expected one label per file")
         self.targets = encode_labels(labels, num_classes=num_classes)
         self.image_size = int(image_size)
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        self.order = self._order_for_epoch(0)
-
-    def _order_for_epoch(self, epoch: int) -> np.ndarray:
-        order = np.arange(len(self.paths))
-        if self.shuffle:
-            np.random.default_rng([self.seed, epoch]).shuffle(order)
-        return order
-
-    def __len__(self) -> int:
-        return -(-len(self.paths) // self.batch_size)
+        super().__init__(count=len(self.paths), batch_size=batch_size, shuffle=shuffle, seed=seed, workers=workers,
+                         use_multiprocessing=False, max_queue_size=max_queue_size)
 
     def load(self, path: Path) -> np.ndarray:
         """Decode one file to RGB uint8 at ``image_size`` × ``image_size``."""
@@ -89,7 +75,3 @@ class DecodeEveryEpoch(keras.utils.PyDataset):
         rows = self.order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
         images = np.stack([self.load(self.paths[row]) for row in rows])
         return images, self.targets[rows]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self.order = self._order_for_epoch(self.epoch)

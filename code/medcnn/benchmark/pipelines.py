@@ -21,6 +21,9 @@ import keras
 from medcnn.batches import ArrayBatches
 from medcnn.benchmark.measure import Throughput, timed_fit
 from medcnn.errors import ConfigError
+from medcnn.models.classifier import split_classifier
+from medcnn.training.compile import compile_classifier
+from medcnn.training.features import compute_features, feature_batches
 
 
 class OneBatch(keras.utils.PyDataset):
@@ -94,10 +97,6 @@ def measure_cached_features(
     Example:
         >>> measure_cached_features(frozen_model, train_batches, epochs=2).setup_seconds  # doctest: +SKIP
     """
-    from medcnn.models.classifier import split_classifier
-    from medcnn.training.compile import compile_classifier
-    from medcnn.training.features import compute_features, feature_batches
-
     extractor, head = split_classifier(model)
     compile_classifier(head, learning_rate=learning_rate, jit_compile=jit_compile)
     start = time.perf_counter()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from medcnn.files import atomic_path
+
 RATIOS = {
     "pipeline_over_model_only_frozen": ("pipeline_frozen", "model_only_frozen"),
     "pipeline_over_model_only_trainable": ("pipeline_trainable", "model_only_trainable"),
@@ -141,8 +143,6 @@ def write_json(report: dict, path) -> Path:
         >>> target.read_text()[:8]
         '{\\n  "a":'
     """
-    from medcnn.files import atomic_path
-
     path = Path(path)
     with atomic_path(path, what="the benchmark report") as temporary:
         temporary.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -16,6 +16,11 @@ from medcnn.benchmark.pipelines import (
     measure_model_only,
     measure_pipeline,
 )
+from medcnn.images.cache import build_cache
+from medcnn.models.backbones import check_input_size
+from medcnn.models.classifier import build_classifier
+from medcnn.training.compile import compile_classifier
+from medcnn.training.features import feature_cache_decision
 
 FROZEN_LEARNING_RATE = 1e-3  # the study's head stage
 TRAINABLE_LEARNING_RATE = 1e-5  # the study's fine-tuning stage
@@ -64,12 +69,6 @@ def benchmark_backbone(
         >>> sorted(figures["paths"])  # doctest: +SKIP
         ['cached_features', 'decode_every_epoch_frozen', 'decode_every_epoch_trainable', 'model_only_frozen', ...]
     """
-    from medcnn.images.cache import build_cache
-    from medcnn.models.classifier import build_classifier
-    from medcnn.models.backbones import check_input_size
-    from medcnn.training.compile import compile_classifier
-    from medcnn.training.features import feature_cache_decision
-
     image_size = check_input_size(backbone, image_size)
     start = time.perf_counter()
     cache = build_cache(frame, root=root, image_size=image_size, cache_dir=cache_dir, progress=False)

@@ -24,7 +24,11 @@ import numpy as np
 import pandas as pd
 
 from medcnn.datasets.base import INDEX_COLUMNS, check_index, download_folder, require_root, walk_folders
+from medcnn.datasets.synthetic import class_pattern, write_synthetic_tree
+from medcnn.download.archives import extract_zip, is_current, is_unpacked
+from medcnn.download.fetch import fetch_url
 from medcnn.errors import DataError, DownloadError
+from medcnn.files import require_free_space
 from medcnn.images.matlab import read_mat_record, write_cvind, write_mat_record
 
 KEY = "brain_tumor"
@@ -44,12 +48,9 @@ FIGSHARE_PARTS = {
 }
 # Where a file is fetched by id, in order. figshare.com/ndownloader answers scripts with a bot
 # challenge (an empty HTTP 202) or a 403; the API's download link redirects to the file's storage.
-# The environment variables (or download(endpoints=...)) point them elsewhere, e.g. at a local mirror.
-FIGSHARE_API_VARIABLE = "MEDCNN_FIGSHARE_API"
-FIGSHARE_FILES_VARIABLE = "MEDCNN_FIGSHARE_FILES"
-# A local mirror that serves other files (the full-profile rehearsal's stand-ins, tools/rehearsal.py)
-# names their checksums in a JSON file, {name: [file id, size, md5]}, given by this variable.
-FIGSHARE_PARTS_VARIABLE = "MEDCNN_FIGSHARE_PARTS"
+# download(endpoints=..., part_checksums=...) points it elsewhere, e.g. at a local mirror; a test or
+# tool that runs other code (the full-profile rehearsal's chapters, tools/rehearsal.py) replaces
+# these three constants in its own process. No environment variable is read for them.
 FIGSHARE_API = "https://api.figshare.com/v2"
 FIGSHARE_FILES = "https://ndownloader.figshare.com/files"
 LICENSE = "CC BY 4.0"
@@ -108,8 +109,6 @@ def unpack(root: str | os.PathLike, *, progress: bool = False) -> Path:
         >>> sorted(p.name for p in unpack(root).iterdir())  # doctest: +SKIP
         ['.medcnn-synthetic.json', '1512427', '1512427.zip']
     """
-    from medcnn.download.archives import extract_zip, is_current, is_unpacked
-
     root = Path(root)
     for _ in range(4):  # the outer zip, the inner zips, and a margin
         pending = []
@@ -228,43 +227,21 @@ def verify_parts(folder: str | os.PathLike, parts: dict) -> list[str]:
     return problems
 
 
-def figshare_parts() -> dict:
-    """The files to fetch, ``{name: (file id, size, md5)}``: :data:`FIGSHARE_PARTS`, or a mirror's list.
-
-    ``$MEDCNN_FIGSHARE_PARTS`` names a JSON file ``{name: [file id, size, md5]}`` for a mirror
-    that serves other files than figshare's (the rehearsal's stand-ins); unset, figshare's own.
-
-    Example:
-        >>> figshare_parts()["cvind.mat"][0]  # doctest: +SKIP
-        7005344
-    """
-    import json
-
-    listing = os.environ.get(FIGSHARE_PARTS_VARIABLE, "").strip()
-    if not listing:
-        return FIGSHARE_PARTS
-    try:
-        parts = json.loads(Path(listing).read_text(encoding="utf-8"))
-        return {str(name): (int(file_id), int(size), str(md5)) for name, (file_id, size, md5) in parts.items()}
-    except (OSError, ValueError, TypeError) as error:
-        raise DownloadError(
-            f"${FIGSHARE_PARTS_VARIABLE}={listing}: not a readable JSON file of {{name: [file id, size, md5]}} ({error}); "
-            "unset it to download figshare's own files"
-        ) from None
-
-
-def figshare_endpoints() -> tuple[str, ...]:
+def figshare_endpoints(*, api: str | None = None, files: str | None = None) -> tuple[str, ...]:
     """The URL templates a figshare file is fetched from, in order (``{file_id}`` is filled in).
 
-    ``$MEDCNN_FIGSHARE_API`` replaces ``https://api.figshare.com/v2`` and
-    ``$MEDCNN_FIGSHARE_FILES`` replaces ``https://ndownloader.figshare.com/files``.
+    Args:
+        api: figshare's API address (default :data:`FIGSHARE_API`, read when called).
+        files: its ndownloader address (default :data:`FIGSHARE_FILES`).
 
     Example:
-        >>> figshare_endpoints()[0].format(file_id=7005344)  # doctest: +SKIP
+        >>> figshare_endpoints()[0].format(file_id=7005344)
         'https://api.figshare.com/v2/file/download/7005344'
+        >>> figshare_endpoints(api="http://127.0.0.1:8000/v2")[0]
+        'http://127.0.0.1:8000/v2/file/download/{file_id}'
     """
-    api = os.environ.get(FIGSHARE_API_VARIABLE, "").strip() or FIGSHARE_API
-    files = os.environ.get(FIGSHARE_FILES_VARIABLE, "").strip() or FIGSHARE_FILES
+    api = api or FIGSHARE_API
+    files = files or FIGSHARE_FILES
     return (f"{api.rstrip('/')}/file/download/{{file_id}}", f"{files.rstrip('/')}/{{file_id}}")
 
 
@@ -314,8 +291,7 @@ def download(
         progress: show progress bars.
         part_checksums: ``{name: (file id, size, md5)}``; default :data:`FIGSHARE_PARTS`.
         endpoints: URL templates with ``{file_id}``, tried in order; default
-            :func:`figshare_endpoints` (overridable with ``$MEDCNN_FIGSHARE_API`` and
-            ``$MEDCNN_FIGSHARE_FILES``).
+            :func:`figshare_endpoints`.
 
     Raises:
         DownloadError: no address gave a file, a file does not match its checksum, a
@@ -328,12 +304,8 @@ def download(
     """
     import shutil
 
-    from medcnn.download.archives import extract_zip
-    from medcnn.download.fetch import fetch_url
-    from medcnn.files import require_free_space
-
     root = download_folder(root)
-    parts = figshare_parts() if part_checksums is None else part_checksums
+    parts = FIGSHARE_PARTS if part_checksums is None else part_checksums
     templates = tuple(endpoints) if endpoints is not None else figshare_endpoints()
     archive = root / DOWNLOAD_NAME
     unpacked = root / Path(DOWNLOAD_NAME).stem
@@ -471,8 +443,6 @@ def write_synthetic(
         >>> frame["label"].value_counts().sort_index().tolist()
         [4, 4, 4]
     """
-    from medcnn.datasets.synthetic import class_pattern, write_synthetic_tree
-
     if per_class < 2:
         raise DataError(f"per_class={per_class}: the synthetic brain tumor set needs at least 2 images per class")
     if image_size < 8:

@@ -27,11 +27,12 @@ import pandas as pd
 from medcnn.datasets.base import (
     INDEX_COLUMNS,
     check_index,
-    download_folder,
     image_files,
     natural_key,
     require_root,
 )
+from medcnn.datasets.kaggle import download_kaggle_dataset
+from medcnn.datasets.synthetic import class_pattern, save_image, to_uint8, write_synthetic_tree
 
 KEY = "covid19"
 TITLE = "COVID-19 Radiography Database (chest X-ray)"
@@ -146,24 +147,13 @@ def index(root: str | os.PathLike, *, include_lung_opacity: bool = False) -> pd.
 
 
 def download(root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:
-    """Download the Kaggle dataset into ``root`` with kagglehub; return ``root``.
-
-    No Kaggle account is needed (a public dataset). On Colab, kagglehub serves the dataset
-    from its own read-only cache: ``root`` then links to it, nothing is copied. kagglehub
-    shows its own download progress; ``progress`` adds a bar when files are copied.
-
-    Raises:
-        DownloadError: Kaggle could not be reached or refused, kagglehub is too old (the
-            message names its version and the upgrade), or ``root`` holds a synthetic stand-in.
+    """Download the Kaggle dataset into ``root`` (:func:`medcnn.datasets.kaggle.download_kaggle_dataset`); return ``root``.
 
     Example:
         >>> download("/data/covid19")  # doctest: +SKIP
         PosixPath('/data/covid19')
     """
-    from medcnn.download.fetch import fetch_kaggle
-
-    root = download_folder(root)
-    return fetch_kaggle(SOURCE, folder=root, version=KAGGLE_VERSION, force=force, progress=progress)
+    return download_kaggle_dataset(root, handle=SOURCE, version=KAGGLE_VERSION, force=force, progress=progress)
 
 
 def _lung_mask(size: int) -> np.ndarray:
@@ -199,8 +189,6 @@ def write_synthetic(
         >>> sorted(p.name for p in (root / "COVID-19_Radiography_Dataset" / "COVID" / "images").iterdir())
         ['COVID-1.png', 'COVID-2.png']
     """
-    from medcnn.datasets.synthetic import class_pattern, save_image, to_uint8, write_synthetic_tree
-
     all_classes = CLASS_NAMES + (EXTRA_CLASS,)
     with_metadata = importlib.util.find_spec("openpyxl") is not None
 

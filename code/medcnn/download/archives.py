@@ -23,8 +23,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from medcnn.errors import DataError
-from medcnn.files import move_into_place
+from medcnn.errors import DataError, os_error_message
+from medcnn.files import format_bytes, move_into_place, require_free_space
 
 UNPACKED_MARKER = ".medcnn-unpacked.json"
 MAX_RATIO = 200
@@ -70,8 +70,6 @@ def check_sizes(handle: zipfile.ZipFile, *, source, destination) -> int:
         ...
         medcnn.errors.DataError: bomb.zip: refusing to unpack member 'zeros.bin': 50.0 MB from ... (...x, more than the limit of 200x: a zip bomb?); delete the archive and download it again from its source
     """
-    from medcnn.files import format_bytes, require_free_space
-
     members = [member for member in handle.infolist() if not member.is_dir()]
     total = sum(member.file_size for member in members)
     packed = sum(member.compress_size for member in members)
@@ -221,7 +219,6 @@ def extract_zip(
         except OSError as error:
             if error.errno is None:
                 raise
-            from medcnn.errors import os_error_message
 
             raise os_error_message(OSError(error.errno, error.strerror, str(destination)),
                                    fix="put the dataset elsewhere with --data-dir or --root") from None

@@ -18,7 +18,9 @@ import os
 import shutil
 from pathlib import Path
 
-from medcnn.errors import DownloadError
+from medcnn import __version__
+from medcnn.errors import DiskFullError, DownloadError
+from medcnn.files import atomic_path, require_free_space
 
 CHUNK_BYTES = 1 << 20
 CONNECT_TIMEOUT_SECONDS = 30
@@ -70,8 +72,6 @@ def stream_to(url: str, path: Path, *, progress: bool = True, label: str | None 
         5736
     """
     import requests
-
-    from medcnn import __version__
 
     headers = {"User-Agent": f"medcnn/{__version__} (+python-requests; course data download)"}
     with requests.get(
@@ -163,9 +163,6 @@ def fetch_url(
         >>> path.name  # doctest: +SKIP
         'cvind.mat'
     """
-    from medcnn.errors import DiskFullError
-    from medcnn.files import atomic_path, require_free_space
-
     folder = Path(folder).expanduser()
     target = folder / file_name
     if target.is_file():
@@ -336,8 +333,6 @@ def place_dataset(source: str | os.PathLike, folder: str | os.PathLike, *, progr
         >>> (folder / "a.txt").read_text()
         'a'
     """
-    from medcnn.files import atomic_path, require_free_space
-
     source = Path(source)
     folder = Path(folder)
     if folder.is_symlink():

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medcnn.errors import ConfigError
+from medcnn.models.backbones import BACKBONE_LAYER_NAME
 
 # Layers that keep a feature map's meaning: the default layer moves past them
 # (ResNet's add -> ReLU, Inception's BatchNorm -> ReLU) to the block's output.
@@ -176,8 +177,6 @@ def _head_after_backbone(model, backbone, output_layer, backbone_output, end_ten
 def _split_model(model, layer: str | None) -> _Split:
     """Cut ``model`` at ``layer`` (default: the last convolutional layer) into prefix and tail."""
     import keras
-
-    from medcnn.models.backbones import BACKBONE_LAYER_NAME
 
     output_layer, activation = _output_layer(model)
     # The outer graph ends at the logits when the output layer is a Dense with an activation.

@@ -114,7 +114,6 @@ def plot_grad_cam(
     Example:
         >>> plot_grad_cam(model, test_images, ["healthy", "diseased"], labels=test_labels)  # doctest: +SKIP
     """
-
     if int(count) != count or count < 1:
         raise ConfigError(f"count={count!r}: expected at least one image")
     total = len(images)

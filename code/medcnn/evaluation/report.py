@@ -22,8 +22,16 @@ import numpy as np
 
 from medcnn.errors import ConfigError, DataError
 from medcnn.evaluation.checks import check_class_names, check_labels, check_probabilities
+from medcnn.evaluation.figures import (
+    history_frame,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_prediction_grid,
+    plot_roc_curves,
+)
 from medcnn.evaluation.markdown import format_classification_table, format_confusion_matrix, markdown_table
 from medcnn.evaluation.metrics import classification_table, evaluate_predictions
+from medcnn.files import atomic_path
 
 __all__ = ["format_classification_table", "read_metrics", "write_run_report"]
 
@@ -71,8 +79,6 @@ def _config_dict(config) -> dict | None:
 
 def _write_atomically(path: Path, write) -> None:
     """Call ``write(temporary_path)``, then rename the result to ``path`` (see :func:`medcnn.files.atomic_path`)."""
-    from medcnn.files import atomic_path
-
     with atomic_path(path, what=path.name, fix="free some space, or write the run folder elsewhere with --out",
                      suffix=path.suffix) as temporary:
         write(str(temporary))
@@ -208,13 +214,6 @@ def write_run_report(
         >>> metrics["accuracy"], read_metrics(run_dir)["note"]
         (0.75, 'SMOKE RUN')
     """
-    from medcnn.evaluation.figures import (
-        plot_confusion_matrix,
-        plot_learning_curves,
-        plot_prediction_grid,
-        plot_roc_curves,
-    )
-
     names = check_class_names(class_names)
     labels = check_labels(y_true, num_classes=len(names))
     probabilities = check_probabilities(probabilities, num_classes=len(names), num_items=len(labels))
@@ -251,8 +250,6 @@ def write_run_report(
 
     written = {"note": note, "config": config_values, **metrics, "figures": figures, "report": REPORT_FILE}
     if history is not None:
-        from medcnn.evaluation.figures import history_frame
-
         frame = history_frame(history)
         written["epochs_trained"] = int(len(frame))
         if "val_loss" in frame.columns and frame["val_loss"].notna().any():

@@ -33,7 +33,7 @@ def command_study(arguments) -> int:
     from medcnn.experiments.runner import run_study
     from medcnn.experiments.shard import parse_shard
     from medcnn.experiments.stages import STUDY_DATASETS, StudySettings
-    from medcnn.profiles import profile_name
+    from medcnn.profiles import get_profile
 
     from medcnn.errors import ConfigError
     from medcnn.files import check_writable
@@ -41,8 +41,9 @@ def command_study(arguments) -> int:
 
     if not 1 <= arguments.seeds <= 1000:
         raise ConfigError(f"--seeds {arguments.seeds}: expected a whole number from 1 to 1000 (seeds 0 ... N-1)")
+    profile = get_profile(arguments.profile)  # resolved once here (with the environment's), then passed down
     settings = StudySettings(
-        profile=profile_name(arguments.profile),
+        profile=profile.name, resolved_profile=profile,
         seeds=tuple(range(arguments.seeds)),
         epochs=arguments.epochs, image_size=arguments.image_size,
     )

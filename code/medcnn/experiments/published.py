@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import DataError
+from medcnn.experiments.stages import describe_setting
 
 PUBLISHED_DIR = Path(__file__).with_name("published")
 TABLE_KEYS = ("table", "dataset", "model", "batch_size", "learning_rate", "augment", "fine_tune", "class_name")
@@ -374,7 +375,6 @@ def published_table(dataset: str, *, directory=None) -> pd.DataFrame:
     for column in ("correct", "total"):
         shown[column] = shown[column].astype(int)
     shown.index.name = "class"
-    from medcnn.experiments.stages import describe_setting
 
     shown.attrs["source"] = "Tabla B.6"
     shown.attrs["caption"] = (f"The study's test results for {describe_setting({**winner, 'backbone': winner['model']})} "

@@ -126,7 +126,6 @@ def plot_published_batch_size(dataset: str, *, metric: str = "accuracy", directo
         >>> len(figure.axes[0].patches)
         12
     """
-
     table = {"brain_tumor": "B.1", "covid19": "B.2", "retina": "B.3"}.get(dataset)
     if table is None:
         raise DataError(f"dataset={dataset!r}: expected brain_tumor, covid19 or retina")
@@ -159,7 +158,6 @@ def plot_published_learning_rate(*, directory=None):
         >>> len(figure.axes), len(figure.axes[0].patches)
         (3, 5)
     """
-
     layout = published_layout("B.4", directory=directory).reset_index()
     figure = new_figure(9, 3.4)
     panels = figure.subplots(1, 3, sharey=True)
@@ -192,7 +190,6 @@ def plot_published_per_class(dataset: str, *, change: str = "augment", directory
         >>> len(figure.axes[0].patches)
         8
     """
-
     table = {"augment": "B.5", "fine_tune": "B.6"}.get(change)
     if table is None:
         raise DataError(f"change={change!r}: expected 'augment' (Tabla B.5) or 'fine_tune' (Tabla B.6)")

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import DataError
+from medcnn.evaluation.figures import new_figure, set_title
+from medcnn.evaluation.markdown import markdown_table
 from medcnn.experiments.published import KEY_COLUMNS, load_published_results
 from medcnn.experiments.results import COMPLETED, config_from_row, config_id
 from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, summarize_settings
@@ -39,6 +41,7 @@ from medcnn.experiments.stages import (
     stage_configs,
 )
 from medcnn.models.backbones import display_name
+from medcnn.profiles import PROFILES
 
 LAYOUT_METRICS = {
     "precision_macro": "precision",
@@ -58,10 +61,8 @@ def settings_of(rows: pd.DataFrame) -> StudySettings:
         >>> settings_of(read_results("study")).profile  # doctest: +SKIP
         'smoke'
     """
-    from medcnn.profiles import get_profile
-
     first = config_from_row(rows.iloc[0])
-    profile = get_profile(first.profile)
+    profile = PROFILES[first.profile]  # the recorded runs' profile as defined, not this session's environment
 
     def own(value, profiles_value, left_open=None):
         # a value equal to the profile's was left to the profile (image sizes differ per backbone)
@@ -73,6 +74,7 @@ def settings_of(rows: pd.DataFrame) -> StudySettings:
         image_size=own(first.image_size, profile.image_size_for(first.backbone)),
         fine_tune_epochs=own(first.fine_tune_epochs, profile.fine_tune_epochs),
         weights=own(first.weights, profile.weights, "profile"), feature_cache=first.feature_cache,
+        resolved_profile=profile,
     )
 
 
@@ -324,8 +326,6 @@ def markdown(table: pd.DataFrame, *, digits: int = 3) -> str:
         |:--|--:|
         | a | 0.900 ± 0.010 |
     """
-    from medcnn.evaluation.markdown import markdown_table
-
     frame = table.reset_index() if any(name is not None for name in table.index.names) else table
     pairs = {f"{column} std": column for column in frame.columns}
     pairs["reproduced_std"] = "reproduced"
@@ -386,8 +386,6 @@ def plot_metric_by_batch_size(results: pd.DataFrame, *, dataset: str, metric: st
     Example:
         >>> figure = plot_metric_by_batch_size(read_results("study"), dataset="covid19")  # doctest: +SKIP
     """
-    from medcnn.evaluation.figures import new_figure, set_title
-
     rows = stage_results(results, stage=1, dataset=dataset, stages=stages, select_on=select_on)
     if rows.empty:
         raise DataError(f"no stage-1 results for {dataset}: run `study --dataset {dataset} --stage 1` first")
@@ -413,8 +411,6 @@ def plot_metric_by_learning_rate(results: pd.DataFrame, *, dataset: str, metric:
     Example:
         >>> figure = plot_metric_by_learning_rate(read_results("study"), dataset="covid19")  # doctest: +SKIP
     """
-    from medcnn.evaluation.figures import new_figure, set_title
-
     rows = stage_results(results, stage=2, dataset=dataset, stages=stages, select_on=select_on)
     if rows.empty:
         raise DataError(f"no stage-2 results for {dataset}: run `study --dataset {dataset} --stage 2` first")

@@ -32,6 +32,8 @@ import pandas as pd
 
 from medcnn.config import RunConfig
 from medcnn.errors import DataError
+from medcnn.files import atomic_path
+from medcnn.tables import read_checked_csv
 
 RESULTS_FILE = "results.csv"
 CONFIG_COLUMNS = tuple(field.name for field in dataclasses.fields(RunConfig))
@@ -171,7 +173,6 @@ def read_results(path) -> pd.DataFrame:
         path = path / RESULTS_FILE
     if not path.exists():
         return pd.DataFrame(columns=list(CONFIG_COLUMNS + ID_COLUMNS + METRIC_COLUMNS + RUN_COLUMNS))
-    from medcnn.tables import read_checked_csv
 
     table = read_checked_csv(
         path, what="results table", keep_default_na=True,
@@ -225,8 +226,6 @@ def write_results(table: pd.DataFrame, path) -> Path:
         >>> write_results(read_results(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp()) / "results.csv").name
         'results.csv'
     """
-    from medcnn.files import atomic_path
-
     path = Path(path)
     with atomic_path(path, what="the results table", fix="free some space, or write the study elsewhere with --out") as temporary:
         table.to_csv(temporary, index=False)

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import shutil
 import time
@@ -28,8 +29,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from medcnn import pipeline
 from medcnn.config import RunConfig
+from medcnn.data import load_index, prepare_data, smoke_subset, split_index
+from medcnn.datasets import DATASET_KEYS
 from medcnn.errors import ConfigError, DataError
+from medcnn.experiments.parallel import check_batch_size, configure_data_parallel
+from medcnn.experiments.report import stage_results
 from medcnn.experiments.results import (
     COMPLETED,
     DIVERGED,
@@ -43,6 +49,9 @@ from medcnn.experiments.results import (
 from medcnn.experiments.select import DEFAULT_SELECT_ON, select_winner, validation_score
 from medcnn.experiments.shard import shard_items
 from medcnn.experiments.stages import STUDY_DATASETS, STUDY_STAGES, StudySettings, get_stage, stage_configs
+from medcnn.profiles import Profile, as_profile, get_profile
+from medcnn.training.errors import TrainingError
+from medcnn.training.precision import detect_device
 
 MODEL_FILES = ("model.keras", "best_model.keras", "fine_tune_best_model.keras")
 
@@ -65,14 +74,12 @@ class StudyData:
 
     def manifest(self, seed: int) -> pd.DataFrame:
         """The split for ``seed`` (the dataset's own rule), the same for every run with that seed."""
-        from medcnn.data import split_index
-
         if seed not in self.manifests:
             self.manifests[seed] = split_index(self.index, dataset=self.dataset, seed=seed)
         return self.manifests[seed]
 
 
-def prepare_study_data(dataset: str, *, profile: str = "smoke", data_dir=None, seed: int = 0) -> StudyData:
+def prepare_study_data(dataset: str, *, profile: Profile | str = "smoke", data_dir=None, seed: int = 0) -> StudyData:
     """Get ``dataset`` for ``profile`` (downloading in ``full``) and index it once.
 
     Example:
@@ -81,11 +88,8 @@ def prepare_study_data(dataset: str, *, profile: str = "smoke", data_dir=None, s
         >>> sorted(data.manifest(0)["subset"].unique())
         ['test', 'train', 'val']
     """
-    from medcnn.data import load_index, prepare_data, smoke_subset
-    from medcnn.profiles import get_profile
-
-    chosen = get_profile(profile)
-    root = prepare_data(dataset, profile=chosen.name, data_dir=data_dir, seed=seed)
+    chosen = as_profile(profile)
+    root = prepare_data(dataset, profile=chosen, data_dir=data_dir, seed=seed)
     index = load_index(dataset, root)
     if chosen.name == "smoke":
         index = smoke_subset(index, per_class=chosen.synthetic_per_class, seed=seed)
@@ -93,8 +97,6 @@ def prepare_study_data(dataset: str, *, profile: str = "smoke", data_dir=None, s
 
 
 def _device_name() -> str:
-    from medcnn.training.precision import detect_device
-
     device = detect_device()
     return f"{device.kind}: {device.name}" if device.name else device.kind
 
@@ -109,6 +111,7 @@ def run_config(
     verbose: int = 0,
     progress: bool = False,
     device: str | None = None,
+    profile: Profile | None = None,
 ) -> dict | None:
     """Run one configuration unless its row is in ``<out>/results.csv``; return the row it appended.
 
@@ -119,7 +122,8 @@ def run_config(
     once its row is written (a full-size VGG-16 takes 0.5 GB per file); everything else
     in the run folder stays.
 
-    Returns ``None`` when the configuration was already in the table.
+    Returns ``None`` when the configuration was already in the table. ``profile`` is the
+    study's, resolved once by :func:`run_study` (default: resolved here from ``config.profile``).
 
     Example:
         >>> row = run_config(config, stage=1, data=data, out="study")  # doctest: +SKIP
@@ -128,10 +132,8 @@ def run_config(
     """
     import keras
 
-    from medcnn import pipeline
-    from medcnn.training.errors import TrainingError
-
-    config = config.resolved()
+    profile = profile if profile is not None else get_profile(config.profile)
+    config = config.resolved(profile)
     if config.dataset != data.dataset:
         raise ConfigError(f"config for {config.dataset!r} given the data of {data.dataset!r}")
     out = Path(out)
@@ -153,6 +155,7 @@ def run_config(
             result = pipeline.train_and_evaluate(
                 config, root=data.root, out=run_dir, manifest=data.manifest(config.seed), verbose=verbose,
                 progress=progress, save_models=keep_models,  # an interrupted run is redone, not resumed
+                profile=profile,
             )
             history = result.history
             # the validation score of the kept weights, for --select-on val
@@ -196,8 +199,6 @@ def stage_start(stage, dataset: str, *, table: pd.DataFrame, settings: StudySett
         >>> stage_start(get_stage(2), "retina", table=read_results("study"), settings=StudySettings())  # doctest: +SKIP
         RunConfig(dataset='retina', backbone='vgg16', ...)
     """
-    from medcnn.experiments.report import stage_results
-
     if stage.starts_from is None:
         return None
     earlier = get_stage(stage.starts_from, stages)
@@ -248,7 +249,6 @@ def _parse_datasets(datasets) -> list[str]:
     if datasets in (None, "all"):
         return list(STUDY_DATASETS)
     chosen = [datasets] if isinstance(datasets, str) else list(datasets)
-    from medcnn.datasets import DATASET_KEYS
 
     for dataset in chosen:
         if dataset not in DATASET_KEYS:
@@ -305,9 +305,6 @@ def run_study(
         >>> len(summary.ran)  # doctest: +SKIP
         12
     """
-    from medcnn.experiments.parallel import check_batch_size, configure_data_parallel
-    from medcnn.profiles import get_profile
-
     settings = settings or StudySettings()
     log = log or (lambda text: None)
     numbers = _parse_stages(stages, stage_definitions)
@@ -324,7 +321,9 @@ def run_study(
     started = time.perf_counter()
     devices, reason = configure_data_parallel(data_parallel)
     summary = StudyRun(table=out / RESULTS_FILE, devices=reason)
-    profile = get_profile(settings.profile)
+    profile = settings.resolved_profile or get_profile(settings.profile)  # once for the whole study
+    if settings.resolved_profile is None:
+        settings = dataclasses.replace(settings, resolved_profile=profile)
     if profile.name == "smoke":
         log(profile.banner(epochs=settings.epochs))
     device = _device_name()
@@ -347,9 +346,9 @@ def run_study(
             for config in todo:
                 check_batch_size(config.batch_size, devices)
                 if data is None:
-                    data = prepare_study_data(dataset, profile=settings.profile, data_dir=data_dir)
+                    data = prepare_study_data(dataset, profile=profile, data_dir=data_dir)
                 row = run_config(config, stage=stage.number, data=data, out=out, keep_models=keep_models,
-                                 verbose=verbose, progress=progress, device=device)
+                                 verbose=verbose, progress=progress, device=device, profile=profile)
                 if row is None:
                     summary.skipped.append(config_id(config))
                     continue

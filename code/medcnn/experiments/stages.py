@@ -25,11 +25,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from medcnn.config import RunConfig
 from medcnn.errors import ConfigError
-from medcnn.models.backbones import study_backbones
+from medcnn.profiles import Profile
+from medcnn.models.backbones import display_name, study_backbones
 
 # the datasets the study ran on (the study's choice, so here, not in the datasets' records)
 STUDY_DATASETS = ("brain_tumor", "covid19", "retina")
@@ -106,6 +107,9 @@ class StudySettings:
         epochs, image_size, fine_tune_epochs: ``None`` takes the profile's value.
         weights: ``"profile"`` (the profile's), ``"imagenet"`` or ``None``.
         feature_cache: ``"auto"``, ``"on"`` or ``"off"`` (see :mod:`medcnn.training.features`).
+        resolved_profile: the :class:`~medcnn.profiles.Profile` resolved once where the study
+            started (``study`` resolves it with the environment's adjustments; a report of
+            recorded runs passes the profile as defined); ``None`` resolves ``profile`` when needed.
 
     Example:
         >>> StudySettings(seeds=(0, 1)).seeds
@@ -119,6 +123,7 @@ class StudySettings:
     fine_tune_epochs: int | None = None
     weights: str | None = "profile"
     feature_cache: str = "auto"
+    resolved_profile: Profile | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         seeds = tuple(self.seeds)
@@ -127,6 +132,8 @@ class StudySettings:
         if len(set(seeds)) != len(seeds):
             raise ConfigError(f"seeds={self.seeds!r}: each seed once")
         object.__setattr__(self, "seeds", seeds)
+        if self.resolved_profile is not None and self.resolved_profile.name != self.profile:
+            raise ConfigError(f"profile={self.profile!r} but the resolved profile is {self.resolved_profile.name!r}")
 
     def config(self, **settings) -> RunConfig:
         """A resolved :class:`~medcnn.config.RunConfig` with these shared settings and ``settings``.
@@ -139,7 +146,7 @@ class StudySettings:
             profile=self.profile, epochs=self.epochs, image_size=self.image_size,
             fine_tune_epochs=self.fine_tune_epochs, weights=self.weights, feature_cache=self.feature_cache,
             **settings,
-        ).resolved()
+        ).resolved(self.resolved_profile)
 
 
 def get_stage(number: int, stages=STUDY_STAGES) -> Stage:
@@ -214,8 +221,6 @@ def describe_setting(row) -> str:
         ...                   "augment": False, "fine_tune": True})
         'ResNet-50, batch 256, lr 0.001, no augmentation, fine-tuning'
     """
-    from medcnn.models.backbones import display_name
-
     return (f"{display_name(row['backbone'])}, batch {int(row['batch_size'])}, "
             f"lr {float(row['learning_rate']):g}, {'augmentation' if bool(row['augment']) else 'no augmentation'}, "
             f"{'fine-tuning' if bool(row['fine_tune']) else 'no fine-tuning'}")

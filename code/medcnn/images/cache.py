@@ -33,6 +33,7 @@ from medcnn.files import (
     remove_stale_partials,
     require_free_space,
 )
+from medcnn.images import decode
 
 CACHE_FORMAT_VERSION = 1
 
@@ -233,8 +234,6 @@ def build_cache(
         >>> cache.images.shape, int(cache.images[0, 0, 0, 0]), cache.decoded
         ((1, 32, 32, 3), 200, 1)
     """
-    from medcnn.images import decode
-
     if int(image_size) < 1:
         raise ConfigError(f"image_size={image_size}: expected a positive number of pixels")
     root = Path(root)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from medcnn.errors import ConfigError
 from medcnn.pitfalls.models import accuracy, train_and_predict
+from medcnn.splits import make_splits
 
 CLASS_NAMES = ("meningioma", "glioma", "pituitary")
 
@@ -169,8 +170,6 @@ def run_split(
         >>> result.shared_patients > 0  # doctest: +SKIP
         True
     """
-    from medcnn.splits import make_splits
-
     if strategy not in ("stratified", "grouped"):
         raise ConfigError(f"strategy={strategy!r}: expected 'stratified' (by slice) or 'grouped' (by patient)")
     index = data.index.assign(split="")

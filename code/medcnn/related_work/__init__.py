@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+from medcnn.errors import DataError
+
 COLUMNS = ["key", "first_author", "year", "group", "data", "task", "method", "evaluation", "result"]
 GROUPS = {"previous work", "course dataset"}
 FILE_NAME = "related_work.csv"
@@ -28,8 +30,6 @@ def load_related_work():
         ['key', 'first_author', 'year', 'group']
     """
     import pandas as pd
-
-    from medcnn.errors import DataError
 
     resource = resources.files(__name__).joinpath(FILE_NAME)
     with resources.as_file(resource) as path:

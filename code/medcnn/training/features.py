@@ -26,8 +26,10 @@ import numpy as np
 from medcnn.batches import ArrayBatches
 from medcnn.config import FEATURE_CACHE_CHOICES
 from medcnn.errors import ConfigError
+from medcnn.files import atomic_path
 from medcnn.models.backbones import backbone_architecture, get_backbone
 from medcnn.models.classifier import backbone_layer, has_augmentation
+from medcnn.training.precision import detect_device
 
 def feature_cache_decision(model, feature_cache="auto", *, device_kind: str | None = None) -> tuple[bool, str]:
     """Decide whether to train ``model``'s head on cached backbone features, and say why.
@@ -67,8 +69,6 @@ def feature_cache_decision(model, feature_cache="auto", *, device_kind: str | No
     if feature_cache == "on":
         return True, "feature_cache='on'"
     if device_kind is None:
-        from medcnn.training.precision import detect_device
-
         device_kind = detect_device().kind
     if device_kind == "cpu":
         return True, "cpu: the backbone dominates every step, so its outputs are computed once"
@@ -134,8 +134,6 @@ def compute_features(extractor, batches: ArrayBatches, *, cache_dir=None, name: 
     Example:
         >>> features = compute_features(extractor, validation_batches, cache_dir="runs/feature_cache")  # doctest: +SKIP
     """
-    from medcnn.files import atomic_path
-
     ordered = ArrayBatches(batches.inputs, batch_size=batches.batch_size, shuffle=False, indices=batches.indices)
     shape = (len(batches.indices),) + tuple(int(size) for size in extractor.outputs[0].shape[1:])
     path = None

@@ -16,8 +16,18 @@ import pandas as pd
 
 from medcnn.batches import ArrayBatches
 from medcnn.errors import ConfigError
+from medcnn.models.classifier import split_classifier
+from medcnn.models.fine_tune import unfreeze_second_half
 from medcnn.training.callbacks import BestModelCheckpoint, study_callbacks
 from medcnn.training.compile import compile_classifier
+from medcnn.training.features import compute_features, feature_batches, feature_cache_decision
+from medcnn.training.resume import (
+    ResumeCheckpoint,
+    finish_from_state,
+    load_resume_state,
+    restore_model_state,
+    resume_path,
+)
 
 CACHED_FEATURES = "cached_features"
 END_TO_END = "end_to_end"
@@ -48,14 +58,6 @@ def _run_fit(fit_model, classifier, train, validation, *, epochs, run_dir, file_
     ``checkpoints=False`` writes neither the best model nor the per-epoch resume state (the
     study runner redoes an interrupted run instead), only the history.
     """
-    from medcnn.training.resume import (
-        ResumeCheckpoint,
-        finish_from_state,
-        load_resume_state,
-        restore_model_state,
-        resume_path,
-    )
-
     callbacks = study_callbacks(run_dir, classifier=classifier, file_prefix=file_prefix, **callback_options)
     if not checkpoints:
         callbacks = [callback for callback in callbacks if not isinstance(callback, BestModelCheckpoint)]
@@ -90,7 +92,7 @@ def _describe(history: pd.DataFrame, *, path: str, reason: str, stage: str) -> p
 
 @dataclass
 class FrozenStage:
-    """What to fit in the frozen-backbone stage: the model and its batches, and why.
+    """What to fit in a stage: the model and its batches, and why (fine-tuning fits the classifier itself).
 
     Attributes:
         model: the classifier itself (end to end), or its head (on cached features; the
@@ -129,9 +131,6 @@ def frozen_stage(
         >>> stage.model.compile(optimizer="adam", loss="categorical_crossentropy")  # doctest: +SKIP
         >>> stage.model.fit(stage.train_batches, validation_data=stage.validation_batches)  # doctest: +SKIP
     """
-    from medcnn.models.classifier import split_classifier
-    from medcnn.training.features import compute_features, feature_batches, feature_cache_decision
-
     _check_batches(train_batches, validation_batches, model)
     use_features, reason = feature_cache_decision(model, feature_cache)
     if not use_features:
@@ -151,6 +150,29 @@ def frozen_stage(
     )
 
 
+def _fit_stage(model, prepare, *, learning_rate: float, epochs: int, file_prefix: str, run_dir=None,
+               jit_compile="auto", seed: int = 0, verbose: int = 2, resume: bool = False, checkpoints: bool = True,
+               resume_state: bool = False, **callback_options) -> tuple[pd.DataFrame, FrozenStage]:
+    """One stage of training, the part both stages share: ``prepare(run_dir, verbose)`` says what
+    to fit; then Keras' seed, Adam (:func:`medcnn.training.compile.compile_classifier`) and ``fit``
+    with the study's callbacks (the keywords are documented once, in :func:`train_classifier`)."""
+    import keras
+
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+        raise ConfigError(f"epochs={epochs!r}: expected a whole number of at least 1")
+    stage = prepare(run_dir, verbose)
+    keras.utils.set_random_seed(seed)
+    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
+    if stage.model is not model:
+        compile_classifier(stage.model, learning_rate=learning_rate, jit_compile=jit_compile)
+    history = _run_fit(
+        stage.model, model if stage.model is not model else None, stage.train_batches, stage.validation_batches,
+        epochs=int(epochs), run_dir=run_dir, file_prefix=file_prefix, verbose=verbose,
+        callback_options=callback_options, resume=resume, checkpoints=checkpoints, resume_state=resume_state,
+    )
+    return history, stage
+
+
 def train_classifier(
     model,
     train_batches,
@@ -158,16 +180,9 @@ def train_classifier(
     *,
     learning_rate: float = 1e-3,
     epochs: int = 100,
-    run_dir=None,
     feature_cache="auto",
     feature_cache_dir=None,
-    jit_compile="auto",
-    seed: int = 0,
-    verbose: int = 2,
-    resume: bool = False,
-    checkpoints: bool = True,
-    resume_state: bool = False,
-    **callback_options,
+    **options,
 ) -> pd.DataFrame:
     """Train ``model`` (the study's first stages) with Adam and the study's callbacks.
 
@@ -182,23 +197,28 @@ def train_classifier(
             image cache (shuffle the training batches; their seed fixes the order).
         learning_rate: Adam's step size.
         epochs: the most epochs to run (early stopping usually ends sooner).
-        run_dir: where ``history.csv`` and ``best_model.keras`` go (``None``: nowhere).
         feature_cache: ``"auto"`` (CPU: yes; GPU: VGG-16 only), ``"on"`` or ``"off"``.
         feature_cache_dir: where cached features are kept; default ``<run_dir>/../feature_cache``
             (shared by runs next to each other) or memory only when ``run_dir`` is ``None``.
-        jit_compile: passed to ``compile`` (see :func:`medcnn.training.precision.configure_precision`).
-        seed: seeds Keras' global random state (``keras.utils.set_random_seed``) before training.
-        verbose: Keras' progress output (0 silent, 1 bar, 2 one line per epoch).
-        resume: continue from ``run_dir/resume.npz`` (written after every epoch) when a
-            killed run left one: same weights, optimizer state, callbacks and history
-            (see :mod:`medcnn.training.resume`); without one, train from the start.
-        checkpoints: write ``best_model.keras`` into ``run_dir`` (``False``: only the history).
-        resume_state: also write the per-epoch resume state (``resume.npz``: the weights that
-            train, the optimizer's and the callbacks' state), so that a killed run can go on
-            with ``resume=True``. Off by default (a chapter redoes a lost run; on Colab the
-            state would be rewritten every epoch); ``resume=True`` turns it on too.
-        callback_options: overrides for :func:`medcnn.training.callbacks.study_callbacks`
-            (``patience=...``, ``min_learning_rate=...``).
+        options: the keywords both stages share (:func:`fine_tune_classifier` takes them too):
+
+            - ``run_dir``: where ``history.csv`` and ``best_model.keras`` go (default ``None``: nowhere);
+            - ``jit_compile``: passed to ``compile`` (default ``"auto"``, see
+              :func:`medcnn.training.precision.configure_precision`);
+            - ``seed``: seeds Keras' global random state (``keras.utils.set_random_seed``) before
+              training (default 0);
+            - ``verbose``: Keras' progress output (0 silent, 1 bar, 2 one line per epoch; default 2);
+            - ``resume``: continue from ``run_dir/resume.npz`` (written after every epoch) when a
+              killed run left one: same weights, optimizer state, callbacks and history (see
+              :mod:`medcnn.training.resume`); without one, train from the start (default ``False``);
+            - ``checkpoints``: write ``best_model.keras`` into ``run_dir`` (``False``: only the
+              history; default ``True``);
+            - ``resume_state``: also write the per-epoch resume state (``resume.npz``: the weights
+              that train, the optimizer's and the callbacks' state), so that a killed run can go
+              on with ``resume=True``. Off by default (a chapter redoes a lost run; on Colab the
+              state would be rewritten every epoch); ``resume=True`` turns it on too;
+            - any other keyword overrides :func:`medcnn.training.callbacks.study_callbacks`
+              (``patience=...``, ``min_learning_rate=...``).
 
     Returns:
         One row per epoch: ``epoch, loss, accuracy, val_loss, val_accuracy, learning_rate,
@@ -209,23 +229,15 @@ def train_classifier(
         >>> history.attrs["training_path"]  # doctest: +SKIP
         'cached_features'
     """
-    import keras
 
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
-        raise ConfigError(f"epochs={epochs!r}: expected a whole number of at least 1")
-    if feature_cache_dir is None and run_dir is not None:
-        feature_cache_dir = Path(run_dir).resolve().parent / "feature_cache"
-    stage = frozen_stage(model, train_batches, val_batches, feature_cache=feature_cache,
-                         feature_cache_dir=feature_cache_dir, verbose=verbose)
-    keras.utils.set_random_seed(seed)
-    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
-    if stage.model is not model:
-        compile_classifier(stage.model, learning_rate=learning_rate, jit_compile=jit_compile)
-    history = _run_fit(
-        stage.model, model if stage.model is not model else None, stage.train_batches, stage.validation_batches,
-        epochs=int(epochs), run_dir=run_dir, file_prefix="", verbose=verbose, callback_options=callback_options,
-        resume=resume, checkpoints=checkpoints, resume_state=resume_state,
-    )
+    def prepare(run_dir, verbose):
+        cache_dir = feature_cache_dir
+        if cache_dir is None and run_dir is not None:
+            cache_dir = Path(run_dir).resolve().parent / "feature_cache"
+        return frozen_stage(model, train_batches, val_batches, feature_cache=feature_cache,
+                            feature_cache_dir=cache_dir, verbose=verbose)
+
+    history, stage = _fit_stage(model, prepare, learning_rate=learning_rate, epochs=epochs, file_prefix="", **options)
     # Leave the image batches where end-to-end training would have left them.
     while train_batches.epoch < stage.train_batches.epoch:
         train_batches.on_epoch_end()
@@ -239,39 +251,27 @@ def fine_tune_classifier(
     *,
     epochs: int = 5,
     learning_rate: float = 1e-5,
-    run_dir=None,
-    jit_compile="auto",
-    seed: int = 0,
-    verbose: int = 2,
-    resume: bool = False,
-    checkpoints: bool = True,
-    resume_state: bool = False,
-    **callback_options,
+    **options,
 ) -> pd.DataFrame:
     """The study's fine-tuning: unfreeze the backbone's second half (BatchNorm frozen), train end to end.
 
     Writes ``fine_tune_history.csv``, ``fine_tune_best_model.keras`` and ``fine_tune_resume.npz``
-    into ``run_dir``; ``resume=True`` continues a killed fine-tuning from the last.
+    into ``run_dir``; ``resume=True`` continues a killed fine-tuning from the last. ``options``
+    are :func:`train_classifier`'s (``run_dir``, ``jit_compile``, ``seed``, ``verbose``,
+    ``resume``, ``checkpoints``, ``resume_state``, callback settings).
 
     Example:
         >>> history = fine_tune_classifier(model, train_batches, val_batches, epochs=5)  # doctest: +SKIP
         >>> history["learning_rate"].iloc[0]  # doctest: +SKIP
         1e-05
     """
-    import keras
 
-    from medcnn.models.fine_tune import unfreeze_second_half
+    def prepare(run_dir, verbose):
+        _check_batches(train_batches, val_batches, model)
+        unfrozen = unfreeze_second_half(model)
+        reason = f"fine-tuning trains {len(unfrozen)} backbone layers, so there is nothing to cache"
+        return FrozenStage(model, train_batches, val_batches, END_TO_END, reason)
 
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
-        raise ConfigError(f"epochs={epochs!r}: expected a whole number of at least 1")
-    _check_batches(train_batches, val_batches, model)
-    unfrozen = unfreeze_second_half(model)
-    keras.utils.set_random_seed(seed)
-    compile_classifier(model, learning_rate=learning_rate, jit_compile=jit_compile)
-    history = _run_fit(
-        model, None, train_batches, val_batches,
-        epochs=int(epochs), run_dir=run_dir, file_prefix="fine_tune_", verbose=verbose, callback_options=callback_options,
-        resume=resume, checkpoints=checkpoints, resume_state=resume_state,
-    )
-    reason = f"fine-tuning trains {len(unfrozen)} backbone layers, so there is nothing to cache"
-    return _describe(history, path=END_TO_END, reason=reason, stage="fine_tune")
+    history, stage = _fit_stage(model, prepare, learning_rate=learning_rate, epochs=epochs,
+                                file_prefix="fine_tune_", **options)
+    return _describe(history, path=stage.path, reason=stage.reason, stage="fine_tune")
