@@ -69,7 +69,8 @@ def plot_reliability_diagram(y_true, scores, *, bins: int = 10, title: str | Non
     """The reliability diagram: observed share of positives against mean predicted probability, per bin.
 
     Each bin is a marker (its size grows with its images, and its count is written
-    beside it); the dashed diagonal is perfect calibration; the ECE is in the title.
+    beside it); the dashed diagonal is perfect calibration; the ECE is added to the title
+    (``title`` replaces the rest of it).
 
     Example:
         >>> figure = plot_reliability_diagram([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], bins=2)
@@ -90,13 +91,14 @@ def plot_reliability_diagram(y_true, scores, *, bins: int = 10, title: str | Non
                  edgecolor="black", zorder=3, label="one bin (size: images)")
     for _, row in table.iterrows():
         axes.annotate(f"{int(row['images'])}", (row["mean_predicted"], row["observed"]), textcoords="offset points",
-                      xytext=(6, -10), fontsize="x-small")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
+                      xytext=(7, 4), fontsize="x-small")
+    axes.set_xlim(-0.04, 1.04)
+    axes.set_ylim(-0.04, 1.04)
     axes.set_aspect("equal")
     axes.set_xlabel("mean predicted probability of the positive class")
     axes.set_ylabel("observed share of positives")
-    axes.legend(fontsize="small", loc="upper left")
+    axes.legend(fontsize="small", loc="lower right", markerscale=0.5)
     count = int(table["images"].sum())
-    set_title(figure, f"Reliability diagram of {count} images, {bins} bins (ECE {error:.3f})", title, note)
+    default = f"Reliability diagram of {count} images, {bins} bins"
+    set_title(figure, f"{default if title is None else title} (ECE {error:.3f})", None, note)
     return figure
