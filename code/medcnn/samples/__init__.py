@@ -22,15 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from medcnn.datasets import get_dataset
 from medcnn.errors import ConfigError
 
 DATA_FOLDER = Path(__file__).resolve().parent / "data"
 PROVENANCE_FILE = DATA_FOLDER / "provenance.csv"
-
-CLASS_NAMES = {
-    "brain_tumor": ("meningioma", "glioma", "pituitary"),
-    "retina": ("healthy", "diseased"),
-}
 
 ATTRIBUTIONS = {
     "brain_tumor": (
@@ -92,8 +88,8 @@ def provenance_records(dataset: str | None = None) -> list[dict]:
 def _check_dataset(dataset: str) -> None:
     if dataset in NOT_SHIPPED:
         raise ConfigError(f"dataset={dataset!r}: {NOT_SHIPPED[dataset]}")
-    if dataset not in CLASS_NAMES:
-        raise ConfigError(f"dataset={dataset!r}: real samples exist for {', '.join(sorted(CLASS_NAMES))}")
+    if dataset not in ATTRIBUTIONS:
+        raise ConfigError(f"dataset={dataset!r}: real samples exist for {', '.join(sorted(ATTRIBUTIONS))}")
 
 
 def attribution(dataset: str) -> str:
@@ -145,7 +141,8 @@ def load_samples(dataset: str = "brain_tumor", *, per_class: int | None = None) 
         with Image.open(path) as image:
             images.append(np.asarray(image.convert("L" if image.mode in ("L", "P") else "RGB")))
     labels = np.array([int(record["label"]) for record in chosen], dtype=np.int64)
-    return Samples(dataset, images, labels, CLASS_NAMES[dataset], chosen, ATTRIBUTIONS[dataset])
+    class_names = get_dataset(dataset).CLASS_NAMES  # the dataset's record: one definition of its classes
+    return Samples(dataset, images, labels, class_names, chosen, ATTRIBUTIONS[dataset])
 
 
 def plot_samples(dataset: str = "brain_tumor", *, per_class: int = 4, title: str | None = None):
