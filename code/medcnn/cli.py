@@ -5,6 +5,8 @@ traceback, and the command exits with a status that says what kind of failure it
 (:data:`medcnn.errors.EXIT_CODES`, listed by ``python -m medcnn --help``); ``--debug``
 shows the traceback instead. Operating-system errors (read-only folder, permission,
 full disk, a file where a folder belongs) are named with their path and the way out;
+running out of memory in any backend exits 8 with the batch- and image-size advice;
+SIGTERM is taken as Ctrl-C (the resume state kept, a message, exit 143);
 any other exception is an internal error with a one-line summary and how to report it.
 
 Example:
@@ -14,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -26,18 +29,22 @@ from medcnn.profiles import PROFILES
 
 def _root(arguments) -> Path:
     """The dataset folder: ``--root``, else ``<data dir>/<dataset>``."""
-    from medcnn.paths import dataset_dir
+    from medcnn.paths import dataset_dir, expand_path
 
     if getattr(arguments, "root", None):
-        return Path(arguments.root)
+        return expand_path(arguments.root, setting="--root")
     return dataset_dir(arguments.dataset, getattr(arguments, "data_dir", None))
 
 
 def command_download(arguments) -> int:
     from medcnn.datasets import get_dataset
 
+    from medcnn.datasets.base import check_folder_path
+
     dataset = get_dataset(arguments.dataset)
     root = _root(arguments)
+    # a file (or a link loop) where the data folder belongs is named now, not after a failed download
+    check_folder_path(root, what=f"the {arguments.dataset} dataset", fix=WRITE_FIXES["download"])
     print(f"{dataset.TITLE}\nSource: {dataset.SOURCE}\nLicence: {dataset.LICENSE}\nPlease cite: {dataset.CITATION}\n")
     path = dataset.download(root, force=arguments.force)
     print(f"{arguments.dataset} is in {path}")
@@ -111,9 +118,15 @@ def command_train(arguments) -> int:
         seed=arguments.seed,
         feature_cache=arguments.feature_cache,
     )
+    from medcnn.errors import ConfigError
     from medcnn.files import check_writable
+    from medcnn.run_folder import check_not_overlapping
 
+    if arguments.resume and arguments.overwrite:
+        raise ConfigError("--overwrite and --resume contradict each other: start again (--overwrite) or "
+                          "go on (--resume), not both")
     config.resolved(profile)  # every setting checked before anything is written
+    check_not_overlapping(arguments.out, _root(arguments))
     check_writable(arguments.out, what="the run folder", fix=WRITE_FIXES["train"], folder=True)
     from medcnn.images.cache import default_cache_dir
 
@@ -229,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--resume", action="store_true",
                          help="continue a killed run in --out from its last finished epoch (same settings)")
     command.add_argument("--overwrite", action="store_true",
-                         help="clear --out first when it holds another run (without it, such a folder is refused)")
+                         help="clear --out first when it holds another medcnn run (only a folder medcnn marked as "
+                              "its run folder is ever emptied; without it, such a folder is refused)")
     command.add_argument("--out", required=True, help="run folder to write")
 
     command = add("evaluate", command_evaluate, "evaluate a trained run folder again and rewrite its report")
@@ -252,6 +266,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While the block runs, SIGTERM raises :class:`medcnn.errors.Terminated` (a ``KeyboardInterrupt``).
+
+    ``kill``, a notebook's stop button and a cluster's time limit send SIGTERM; taking
+    Ctrl-C's way out means temporary files are removed and the resume state of the last
+    finished epoch stays for ``--resume``. A second SIGTERM ends the process at once.
+    Outside the main thread (where Python cannot set handlers) nothing changes.
+
+    Example:
+        >>> with sigterm_as_interrupt():
+        ...     pass
+    """
+    import signal
+    import threading
+
+    from medcnn.errors import Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(number, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM is not caught
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 INTERRUPT_HINTS = {
     "train": "; run the same command with --resume to go on from the last finished epoch",
     "study": "; finished runs are in the results table: run the same command again to go on",
@@ -268,16 +315,19 @@ def main(argv=None) -> int:
     Example:
         >>> main(["cite", "--dataset", "retina"])  # doctest: +SKIP
     """
+    from medcnn.errors import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated
+
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        return arguments.function(arguments)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():
+            return arguments.function(arguments)
+    except KeyboardInterrupt as interruption:
         hint = INTERRUPT_HINTS.get(arguments.command, "")
-        print(f"medcnn {arguments.command}: interrupted; nothing half-written is kept{hint}", file=sys.stderr)
-        from medcnn.errors import INTERRUPTED_EXIT_CODE
-
-        return INTERRUPTED_EXIT_CODE
+        terminated = isinstance(interruption, Terminated)
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"medcnn {arguments.command}: {what}; nothing half-written is kept{hint}", file=sys.stderr)
+        return TERMINATED_EXIT_CODE if terminated else INTERRUPTED_EXIT_CODE
     except BaseException as error:  # noqa: BLE001 - every failure becomes a message
         if arguments.debug or isinstance(error, SystemExit):
             raise
@@ -303,6 +353,31 @@ WRITE_FIXES = {
 
 DAMAGED_FILE_MODULES = ("zlib", "zipfile", "json", "csv", "pickle", "h5py", "gzip", "tarfile")
 """Modules whose exceptions mean a file read was damaged or malformed (plus pandas' parser errors)."""
+
+
+def out_of_memory(error: BaseException) -> str:
+    """Which backend ran out of memory, in a few words, or ``""`` when ``error`` is not that.
+
+    Python's ``MemoryError``, TensorFlow's ``ResourceExhaustedError`` (an OOM when allocating
+    a tensor) and JAX's ``XlaRuntimeError: RESOURCE_EXHAUSTED`` are all out of memory;
+    the backends are recognised by name, so none of them is imported here.
+
+    Example:
+        >>> out_of_memory(MemoryError())
+        'MemoryError'
+        >>> out_of_memory(ValueError("RESOURCE_EXHAUSTED"))
+        ''
+    """
+    if isinstance(error, MemoryError):
+        return "MemoryError"
+    names = [kind.__name__ for kind in type(error).__mro__]
+    if "ResourceExhaustedError" in names:
+        return "TensorFlow ResourceExhaustedError"
+    module = type(error).__module__.split(".")[0]
+    if (module in ("jax", "jaxlib") or names[0] in ("XlaRuntimeError", "JaxRuntimeError")) and \
+            str(error).lstrip().startswith("RESOURCE_EXHAUSTED"):
+        return f"JAX {names[0]}: RESOURCE_EXHAUSTED"
+    return ""
 
 
 def describe_failure(error: BaseException, *, command: str) -> tuple[str, str, int]:
@@ -332,9 +407,15 @@ def describe_failure(error: BaseException, *, command: str) -> tuple[str, str, i
         damaged = DataError(f"{where}input/output error ({type(error).__name__}: {str(error)[:200]}); a file it read "
                             "is damaged or unreadable: replace it (a cache is rebuilt, a download fetched again)")
         return "DataError", str(damaged), damaged.exit_code
-    if isinstance(error, MemoryError):
-        return ("MemoryError", "out of memory; use a smaller --batch-size or --image-size, or a machine with more "
-                "memory", OUT_OF_MEMORY_EXIT_CODE)
+    memory = out_of_memory(error)
+    if memory:
+        return ("MemoryError", f"out of memory ({memory}); use a smaller --batch-size (halve it) or --image-size, "
+                "or a machine with more memory", OUT_OF_MEMORY_EXIT_CODE)
+    if isinstance(error, RuntimeError) and "home directory" in str(error):  # Path.expanduser of ~nosuchuser
+        from medcnn.errors import ConfigError
+
+        return ("ConfigError", f"a path starting with ~ names no home folder known here ({error}); give the full "
+                "path (--root, --data-dir, --out or MEDCNN_DATA_DIR)", ConfigError.exit_code)
     module = type(error).__module__.split(".")[0]
     name = type(error).__name__
     if (module in DAMAGED_FILE_MODULES or name in ("ParserError", "EmptyDataError")

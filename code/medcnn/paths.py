@@ -9,6 +9,28 @@ from medcnn.environment import user_setting
 from medcnn.errors import ConfigError
 
 
+def expand_path(path: str | os.PathLike, *, setting: str = "the path") -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; a ``~`` that names no home folder is a setting error.
+
+    ``Path.expanduser`` raises a bare ``RuntimeError`` for ``~nosuchuser/x`` or when no
+    home folder is known; here it becomes a :class:`~medcnn.errors.ConfigError` naming
+    the path and the setting it came from.
+
+    Example:
+        >>> expand_path("/data/retina").as_posix()
+        '/data/retina'
+        >>> expand_path("~no-such-user-here/x", setting="MEDCNN_DATA_DIR")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.ConfigError: MEDCNN_DATA_DIR '~no-such-user-here/x': the ~ at its start names no home folder known here (Could not determine home directory.); give a full path such as /home/you/medcnn-data
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as error:
+        raise ConfigError(f"{setting} {str(path)!r}: the ~ at its start names no home folder known here ({error}); "
+                          "give a full path such as /home/you/medcnn-data") from None
+
+
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Return the folder that holds downloaded datasets.
 
@@ -24,11 +46,11 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         '/elsewhere'
     """
     if explicit:
-        return Path(explicit).expanduser()
+        return expand_path(explicit, setting="--data-dir")
     from_environment = user_setting("MEDCNN_DATA_DIR")
     if from_environment:
-        return Path(from_environment).expanduser()
-    return Path.home() / ".medcnn" / "data"
+        return expand_path(from_environment, setting="MEDCNN_DATA_DIR")
+    return expand_path("~", setting="the home folder (no --data-dir or MEDCNN_DATA_DIR set)") / ".medcnn" / "data"
 
 
 def dataset_dir(dataset: str, explicit: str | os.PathLike | None = None) -> Path:
@@ -66,7 +88,7 @@ def results_dir(name: str, *, base: str | os.PathLike | None = None) -> Path:
 
     if base is None:
         return Path(tempfile.mkdtemp(prefix=f"medcnn-{name}-")) / name
-    base = Path(base).expanduser()
+    base = expand_path(base, setting="the results folder")
     on_drive = base == DRIVE_MOUNT or DRIVE_MOUNT in base.parents
     if on_drive and not (DRIVE_MOUNT / "MyDrive").is_dir():
         raise ConfigError(

@@ -17,10 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from medcnn.config import RunConfig
+from medcnn.datasets.base import RUN_FOLDER_MARKER
 from medcnn.errors import ConfigError, DataError
 
 RESULTS_FIX = "free some space, or write the run folder elsewhere with --out"
 FINISHED_RUN_FILES = ("config.json", "run.json", "manifest.csv", "model.keras")
+RUN_MARKER = RUN_FOLDER_MARKER
+"""Written into a run folder when a run claims it: only a folder holding it is ever emptied (``--overwrite``)."""
+CLAIM_FILES = (RUN_MARKER, "config.json", "run.json", "manifest.csv", "skipped.csv")
+"""What a run writes before training begins: a folder holding only these never got past its data checks."""
 
 
 @dataclass
@@ -144,45 +149,162 @@ def recorded_config(run_dir, *, fix: str) -> RunConfig:
     return config
 
 
-def claim_run_folder(run_dir, config: RunConfig, *, root, resume: bool = False, overwrite: bool = False) -> None:
-    """One run per run folder: refuse ``run_dir`` if it holds another run, before anything is written.
+def describe_folder(folder, *, shown: int = 4) -> str:
+    """What a folder holds, in a few words: how many files and folders, what kind of data, a few names.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("b.png", "a.png", "notes.txt"):
+        ...     _ = (folder / name).write_text("x")
+        >>> describe_folder(folder)
+        '3 file(s) (2 image(s)): a.png, b.png, notes.txt'
+    """
+    from medcnn.datasets.base import SYNTHETIC_MARKER, is_image_file
+
+    folder = Path(folder)
+    entries = sorted(folder.iterdir(), key=lambda entry: entry.name)
+    files = [entry for entry in entries if not entry.is_dir()]
+    folders = [entry for entry in entries if entry.is_dir()]
+    images = sum(1 for entry in files if is_image_file(entry))
+    kinds = []
+    if (folder / SYNTHETIC_MARKER).is_file():
+        kinds.append("a synthetic dataset stand-in")
+    if (folder / ".medcnn-cache").is_dir() or folder.name == ".medcnn-cache":
+        kinds.append("an image cache")
+    if (folder / "config.json").is_file() and not (folder / RUN_MARKER).is_file():
+        kinds.append("a run written before run folders were marked, or someone else's config.json")
+    counts = [f"{len(files)} file(s)" + (f" ({images} image(s))" if images else "")]
+    if folders:
+        counts.append(f"{len(folders)} folder(s)")
+    names = [entry.name + ("/" if entry.is_dir() else "") for entry in entries[:shown]]
+    more = f" and {len(entries) - shown} more" if len(entries) > shown else ""
+    kind = f"{'; '.join(kinds)}; " if kinds else ""
+    return f"{kind}{' and '.join(counts)}: {', '.join(names)}{more}"
+
+
+def check_not_overlapping(run_dir, root) -> None:
+    """Refuse a run folder that is the dataset folder, inside it, or holds it.
+
+    Inside the data, a run's files would be read as data (for the folder dataset, a class
+    of its own); around the data, clearing the run folder would delete the data.
+
+    Example:
+        >>> check_not_overlapping("/runs/a", "/data/retina")
+        >>> check_not_overlapping("/data/retina/runs/a", "/data/retina")
+        Traceback (most recent call last):
+        ...
+        medcnn.errors.ConfigError: /data/retina/runs/a: the run folder is inside the dataset folder /data/retina, where its files would be read as data; write the run elsewhere with --out (beside the data, not in it)
+    """
+    import os
+
+    run_dir = Path(os.path.abspath(Path(run_dir).expanduser()))
+    root = Path(os.path.abspath(Path(root).expanduser()))
+    for left, right in ((run_dir, root), (run_dir.resolve(), root.resolve())):
+        if left == right:
+            raise ConfigError(f"{run_dir}: the run folder is the dataset folder; write the run elsewhere with --out "
+                              "(beside the data, not in it)")
+        if right in left.parents:
+            raise ConfigError(f"{run_dir}: the run folder is inside the dataset folder {root}, where its files would be "
+                              "read as data; write the run elsewhere with --out (beside the data, not in it)")
+        if left in right.parents:
+            raise ConfigError(f"{run_dir}: the run folder holds the dataset folder {root}; write the run elsewhere "
+                              "with --out (beside the data, not around it)")
+
+
+def _mark(run_dir: Path) -> None:
+    import datetime
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / RUN_MARKER).is_file():
+        write_json(run_dir / RUN_MARKER, {"medcnn_run": 1, "claimed": datetime.datetime.now(datetime.timezone.utc)
+                                          .isoformat(timespec="seconds")})
+
+
+def _empty(run_dir: Path) -> None:
+    import shutil
+
+    for entry in run_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def claim_run_folder(run_dir, config: RunConfig, *, root, resume: bool = False, overwrite: bool = False,
+                     mark: bool = True) -> None:
+    """One run per run folder: refuse ``run_dir`` if it holds another run or anything else, before anything is written.
 
     An absent or empty folder, or one holding this same run (same settings and data root), is
-    taken. A folder holding another run, files that are not a run, or a damaged record is
-    refused, unless ``overwrite`` (then it is emptied first). ``resume`` needs the same run.
+    taken, and marked as a run folder (``.medcnn-run.json``, unless ``mark=False``). A folder
+    a run claimed that never got past its data checks (only :data:`CLAIM_FILES`) is taken over
+    by a run with other settings. A folder holding another run, files that are not a run, or a
+    damaged record is refused; ``overwrite`` empties it first, but only a folder holding the
+    marker, one medcnn wrote: never the data, a cache, a home folder. ``resume`` needs the
+    same run, and cannot go with ``overwrite``. Partial files left by killed runs are swept.
 
     Raises:
-        ConfigError: another run, or other files, are there (names the differences and the fix).
+        ConfigError: another run, or other files, are there (names the differences and the fix);
+            ``--overwrite`` of a folder that is not a marked run folder (says what is there);
+            ``resume`` with ``overwrite``; a run folder inside the data, or around it.
         DataError: the folder's ``config.json`` or ``run.json`` is damaged.
 
     Example:
         >>> import tempfile
         >>> claim_run_folder(tempfile.mkdtemp(), RunConfig().resolved(), root="/data")  # an empty folder
     """
-    import shutil
+    from medcnn.files import PARTIAL_SUFFIX, format_bytes, remove_stale_partials
 
-    from medcnn.files import PARTIAL_SUFFIX
-
+    if overwrite and resume:
+        raise ConfigError("--overwrite and --resume contradict each other: start again (--overwrite) or "
+                          "go on (--resume), not both")
     run_dir = Path(run_dir)
+    if root is not None:
+        check_not_overlapping(run_dir, root)
     if not run_dir.is_dir():
+        if mark:
+            _mark(run_dir)
         return
+    sizes = {}
+    for path in run_dir.glob(f"*{PARTIAL_SUFFIX}*"):
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            pass
+    swept = remove_stale_partials(run_dir)
+    if swept:
+        total = sum(sizes.get(path, 0) for path in swept)
+        print(f"{run_dir}: removed {len(swept)} partial file(s) left by a killed run ({format_bytes(total)}, "
+              f"e.g. {swept[0].name})")
     entries = [entry for entry in run_dir.iterdir() if PARTIAL_SUFFIX not in entry.name]
     if not entries:
+        if mark:
+            _mark(run_dir)
         return
+    ours = (run_dir / RUN_MARKER).is_file()
     if overwrite:
-        if resume:
-            raise ConfigError("--overwrite and --resume contradict each other: start again (--overwrite) or "
-                              "go on (--resume), not both")
-        for entry in run_dir.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        if not ours:
+            raise ConfigError(
+                f"{run_dir}: --overwrite empties only a run folder medcnn wrote (marked by {RUN_MARKER}), and this "
+                f"folder has no such mark; it holds {describe_folder(run_dir)}. Nothing was removed: train into "
+                "another --out (a new or empty folder)")
+        print(f"{run_dir}: --overwrite: removing the earlier run there ({describe_folder(run_dir)})")
+        _empty(run_dir)
+        if mark:
+            _mark(run_dir)
         return
-    escape = "train into another --out, or add --overwrite to clear it first"
+    escape = "train into another --out, or add --overwrite to clear it first" if ours else \
+        "train into another --out (a new or empty folder)"
+    unstarted = ours and all(entry.name in CLAIM_FILES for entry in entries)
+    if unstarted and not resume:
+        # an earlier run claimed it and stopped at its data or settings checks: nothing trained to keep
+        print(f"{run_dir}: an earlier run stopped here before training began; its record is replaced")
+        _empty(run_dir)
+        if mark:
+            _mark(run_dir)
+        return
     if not (run_dir / "config.json").is_file():
-        shown = ", ".join(sorted(entry.name for entry in entries)[:5])
-        raise ConfigError(f"{run_dir}: holds files that are not a medcnn run ({shown}); {escape}")
+        raise ConfigError(f"{run_dir}: holds files that are not a medcnn run ({describe_folder(run_dir)}); {escape}")
     fix = f"the run's record is damaged: {escape}" if not resume else \
         "the run's record is damaged, so it cannot be resumed: start again with --overwrite, or use another --out"
     before = recorded_config(run_dir, fix=fix).to_dict()
@@ -193,7 +315,7 @@ def claim_run_folder(run_dir, config: RunConfig, *, root, resume: bool = False, 
     if (run_dir / "run.json").is_file():
         where = read_record(run_dir / "run.json", fix=fix)
         recorded_root = where.get("root")
-        if recorded_root is not None and str(recorded_root) != str(Path(root).resolve()):
+        if recorded_root is not None and root is not None and str(recorded_root) != str(Path(root).resolve()):
             differences.append(f"data root {recorded_root!r} -> {str(Path(root).resolve())!r}")
     elif resume:
         raise DataError(f"{run_dir / 'run.json'}: missing, so the data root of the run cannot be checked; {fix}")
@@ -204,6 +326,8 @@ def claim_run_folder(run_dir, config: RunConfig, *, root, resume: bool = False, 
                 "resume with the same settings, or train into a new --out folder"
             )
         raise ConfigError(f"{run_dir}: holds another run ({'; '.join(differences)}); {escape}")
+    if mark:
+        _mark(run_dir)
 
 
 def check_resumable(run_dir, config: RunConfig, *, root=None) -> None:
@@ -215,7 +339,7 @@ def check_resumable(run_dir, config: RunConfig, *, root=None) -> None:
     """
     if root is None and (Path(run_dir) / "run.json").is_file():
         root = read_record(Path(run_dir) / "run.json", fix="train into a new --out folder").get("root", ".")
-    claim_run_folder(run_dir, config, root=root or ".", resume=True)
+    claim_run_folder(run_dir, config, root=root, resume=True, mark=False)
 
 
 def load_run_model(path, config: RunConfig, *, num_classes: int):

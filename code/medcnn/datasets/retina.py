@@ -17,6 +17,7 @@ nestings of the same files work too.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from medcnn.datasets.base import (
 )
 from medcnn.datasets.kaggle import download_kaggle_dataset
 from medcnn.datasets.synthetic import class_pattern, save_image, to_uint8, write_synthetic_tree
-from medcnn.errors import DataError
+from medcnn.errors import DataError, plain
 
 KEY = "retina"
 TITLE = "RFMiD retinal fundus images"
@@ -65,6 +66,8 @@ LAYOUT = """  Training_Set/Training_Set/Training/1.png ... + Training_Set/Traini
   Evaluation_Set/Evaluation_Set/Validation/1.png ... + Evaluation_Set/Evaluation_Set/RFMiD_Validation_Labels.csv
   Test_Set/Test_Set/Test/1.png ... + Test_Set/Test_Set/RFMiD_Testing_Labels.csv"""
 CAMERA_ASPECT = 2144 / 1424  # width / height of the most common camera's images
+MAX_ID = 10**9  # far above RFMiD's 1,920 IDs per split, far below what overflows an int64
+ID_NAME = re.compile(r"0|[1-9][0-9]*")  # an image is named by its ID as the CSV writes it: 1.png, not 001.png
 
 
 def read_labels(csv_path: str | os.PathLike) -> pd.DataFrame:
@@ -97,9 +100,14 @@ def read_labels(csv_path: str | os.PathLike) -> pd.DataFrame:
             )
     for column in ("ID", "Disease_Risk"):
         values = pd.to_numeric(table[column], errors="coerce")
-        if values.isna().any() or (values != values.round()).any():
-            row = int(np.flatnonzero(values.isna() | (values != values.round()))[0])
-            raise DataError(f"{csv_path}: row {row + 2} has {column}={table[column].iloc[row]!r}, expected an integer")
+        # not a number, not whole, or too large for an ID (1e23 would overflow to a negative int64)
+        bad = values.isna() | (values != values.round()) | (values < 0) | (values > MAX_ID)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            row = int(rows[0])
+            raise DataError(
+                f"{csv_path}: {len(rows)} bad row(s): row {row + 2} has {column}={plain(table[column].iloc[row])}, "
+                f"expected a whole number from 0 to {MAX_ID}; correct or delete the row (or download the dataset again)")
         table[column] = values.astype("int64")
     duplicated = table["ID"][table["ID"].duplicated()]
     if len(duplicated):
@@ -148,6 +156,14 @@ def _split_rows(root: Path, split: str, csv_path: Path) -> list[tuple]:
             raise DataError(f"{folder}: two images for ID {entry.stem} ({images[entry.stem].name}, {entry.name}); keep one")
         images[entry.stem] = entry
     by_id = {str(identifier): int(risk) for identifier, risk in zip(labels["ID"], labels["Disease_Risk"])}
+    unnamed = sorted((stem for stem in images if not ID_NAME.fullmatch(stem)), key=lambda stem: images[stem].name)
+    if unnamed:
+        example = images[unnamed[0]].name
+        renamed = f" (rename {example} to {int(unnamed[0])}{images[unnamed[0]].suffix})" if unnamed[0].isdigit() else ""
+        raise DataError(
+            f"{folder}: {len(unnamed)} image name(s) match no RFMiD name, <ID>.png with the ID as the label CSV "
+            f"writes it (1.png, 2.png ...), e.g. {example}{renamed}; rename them, or move files that are not "
+            "RFMiD images out of the folder")
     missing = [identifier for identifier in by_id if identifier not in images]
     if missing:
         raise DataError(

@@ -16,6 +16,12 @@ restores it and continues with ``initial_epoch`` set to the epochs already done,
 run killed after epoch k and resumed gives the same history and weights as one that
 was never interrupted (same batches too: the shuffle depends only on seed and epoch).
 
+A run stopped by Ctrl-C or by SIGTERM (``kill``, a notebook's stop button, a cluster's
+time limit: ``python -m medcnn`` takes SIGTERM as Ctrl-C and exits 143) keeps the state of
+its last finished epoch, here where training wrote it; the epoch it was in is not saved
+half-way (the temporary file is removed). A run killed outright (SIGKILL) can leave a
+``.resume.npz.<pid>.partial`` file: the next run in that folder sweeps it.
+
 Example:
     >>> state = load_resume_state("runs/vgg16")  # doctest: +SKIP
     >>> state.epoch, state.finished  # doctest: +SKIP
