@@ -242,6 +242,16 @@ def test_the_command_line_imports_no_deep_learning_library_before_a_command_runs
     assert loaded == "[]"
 
 
+def test_the_data_layer_imports_no_deep_learning_library():
+    # `python -m medcnn synth|index|split` and the chapters' data steps need no Keras
+    code = ("import sys, medcnn.data, medcnn.config, medcnn.splits, medcnn.augment, medcnn.samples; "
+            "from medcnn.datasets import DATASET_KEYS, get_dataset; [get_dataset(key) for key in DATASET_KEYS]; "
+            "print(sorted(name for name in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib', 'sklearn') "
+            "if name in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+
+
 MACHINERY = ("medcnn.experiments", "medcnn.benchmark", "medcnn.cli")
 """The study's and the benchmark's machinery, and the command line above them: nothing course-facing imports them."""
 
