@@ -24,7 +24,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from medcnn.errors import DiskFullError
+from medcnn.errors import DiskFullError, FileSystemError, os_error_message
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -163,8 +163,6 @@ def refuse_special_output(path, *, what: str | None = None, fix: str | None = No
         ...
         medcnn.errors.FileSystemError: /dev/null: is a character device, not a regular file; the index CSV only replaces regular files (never a device, a FIFO, a socket or a symbolic link); choose another path
     """
-    from medcnn.errors import FileSystemError
-
     kind = path_kind(path)
     if kind in (None, "a regular file", "a folder"):
         return
@@ -276,8 +274,6 @@ def move_into_place(source, target) -> Path:
 
 def _named(error: OSError, path: Path, *, fix: str | None = None) -> Exception:
     """An OS error while writing ``path`` as the medcnn error naming ``path`` (not its temporary name)."""
-    from medcnn.errors import os_error_message
-
     if error.errno is None:
         return error
     return os_error_message(OSError(error.errno, error.strerror, str(path)), fix=fix)
@@ -301,8 +297,6 @@ def check_writable(path, *, what: str, fix: str | None = None, folder: bool = Fa
         >>> check_writable(pathlib.Path(tempfile.mkdtemp()) / "new" / "index.csv", what="the index")
     """
     import tempfile
-
-    from medcnn.errors import FileSystemError, os_error_message
 
     path = Path(path)
     fix = fix or "choose another path"

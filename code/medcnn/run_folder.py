@@ -17,8 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from medcnn.config import RunConfig
-from medcnn.datasets.base import RUN_FOLDER_MARKER
+from medcnn.datasets.base import RUN_FOLDER_MARKER, SYNTHETIC_MARKER, is_image_file
 from medcnn.errors import ConfigError, DataError
+from medcnn.files import PARTIAL_SUFFIX, atomic_path, format_bytes, remove_stale_partials
+from medcnn.models.backbones import backbone_architecture
+from medcnn.profiles import PROFILES
+from medcnn.splits import read_manifest
+from medcnn.tables import read_checked_csv
 
 RESULTS_FIX = "free some space, or write the run folder elsewhere with --out"
 FINISHED_RUN_FILES = ("config.json", "run.json", "manifest.csv", "model.keras")
@@ -45,8 +50,6 @@ class RunResult:
         metrics = self.metrics
         lines = []
         if self.config.profile == "smoke":
-            from medcnn.profiles import PROFILES
-
             lines.append(PROFILES["smoke"].banner(epochs=self.config.epochs))  # the recorded run's, no lookup
         accuracy = metrics.get("accuracy")
         interval = metrics.get("confidence_intervals", {}).get("accuracy")
@@ -70,8 +73,6 @@ def write_json(path, value) -> None:
         >>> write_json(path, {"a": 1}); json.loads(path.read_text())
         {'a': 1}
     """
-    from medcnn.files import atomic_path
-
     path = Path(path)
     with atomic_path(path, what=path.name, fix=RESULTS_FIX) as temporary:
         temporary.write_text(json.dumps(value, indent=2, sort_keys=True, default=str))
@@ -86,8 +87,6 @@ def write_table(frame: pd.DataFrame, path, *, what: str) -> None:
         >>> write_table(pd.DataFrame({"epoch": [1]}), path, what="the history"); path.read_text()
         'epoch\\n1\\n'
     """
-    from medcnn.files import atomic_path
-
     with atomic_path(Path(path), what=what, fix=RESULTS_FIX) as temporary:
         frame.to_csv(temporary, index=False)
 
@@ -98,8 +97,6 @@ def write_model(model, path) -> None:
     Example:
         >>> write_model(model, "runs/demo/model.keras")  # doctest: +SKIP
     """
-    from medcnn.files import atomic_path
-
     with atomic_path(Path(path), what="the trained model", fix=RESULTS_FIX, suffix=".keras") as temporary:
         model.save(temporary)
 
@@ -160,8 +157,6 @@ def describe_folder(folder, *, shown: int = 4) -> str:
         >>> describe_folder(folder)
         '3 file(s) (2 image(s)): a.png, b.png, notes.txt'
     """
-    from medcnn.datasets.base import SYNTHETIC_MARKER, is_image_file
-
     folder = Path(folder)
     entries = sorted(folder.iterdir(), key=lambda entry: entry.name)
     files = [entry for entry in entries if not entry.is_dir()]
@@ -253,8 +248,6 @@ def claim_run_folder(run_dir, config: RunConfig, *, root, resume: bool = False, 
         >>> import tempfile
         >>> claim_run_folder(tempfile.mkdtemp(), RunConfig().resolved(), root="/data")  # an empty folder
     """
-    from medcnn.files import PARTIAL_SUFFIX, format_bytes, remove_stale_partials
-
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume contradict each other: start again (--overwrite) or "
                           "go on (--resume), not both")
@@ -356,8 +349,6 @@ def load_run_model(path, config: RunConfig, *, num_classes: int):
 
     import keras
 
-    from medcnn.models.backbones import backbone_architecture
-
     path = Path(path)
     fix = "train the run again (python -m medcnn train ... --overwrite --out RUN_DIR)"
     if not zipfile.is_zipfile(path):
@@ -425,8 +416,6 @@ def read_run_folder(run_dir) -> RunFolder:
         >>> read_run_folder("runs/demo").config.backbone  # doctest: +SKIP
         'vgg16'
     """
-    from medcnn.splits import read_manifest
-
     run_dir = Path(run_dir)
     missing = [name for name in FINISHED_RUN_FILES if not (run_dir / name).is_file()]
     if missing:
@@ -443,8 +432,6 @@ def read_run_folder(run_dir) -> RunFolder:
     skip_bad = "skipped" in manifest.columns and bool((manifest["skipped"].astype(str) != "").any())
     history = None
     if (run_dir / "history.csv").is_file():
-        from medcnn.tables import read_checked_csv
-
         history = read_checked_csv(run_dir / "history.csv", what="training history", fix=fix,
                                    numeric=("loss", "val_loss", "accuracy", "val_accuracy", "learning_rate"),
                                    integer=("epoch",))

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from medcnn.errors import DataError
+from medcnn.errors import DataError, DownloadError, FileSystemError, os_error_message
+from medcnn.files import path_kind
+from medcnn.paths import expand_path
 
 INDEX_COLUMNS = ("path", "label", "class_name", "patient_id", "split")
 OFFICIAL_SPLITS = ("train", "val", "test", "")
@@ -58,9 +60,6 @@ def check_folder_path(path: str | os.PathLike, *, what: str, fix: str | None = N
         medcnn.errors.FileSystemError: /dev/null: the retina dataset goes to /dev/null/retina, but /dev/null is a character device, not a folder; move it away or choose another folder
     """
     import errno
-
-    from medcnn.errors import FileSystemError, os_error_message
-    from medcnn.files import path_kind
 
     path = Path(path)
     fix = fix or "choose another folder"
@@ -120,8 +119,6 @@ def require_root(root: str | os.PathLike, *, dataset: str) -> Path:
         ...
         medcnn.errors.DataError: /no/such/folder: no such folder for dataset 'retina'; get it with python -m medcnn download --dataset retina --root /no/such/folder (or a synthetic stand-in: python -m medcnn synth --dataset retina --root /no/such/folder)
     """
-    from medcnn.paths import expand_path
-
     path = expand_path(root, setting="the dataset folder")
     if not path.is_dir():
         # a file, a device or a link loop where the folder belongs is named as such (FileSystemError)
@@ -397,10 +394,6 @@ def download_folder(root: str | os.PathLike) -> Path:
         >>> download_folder("/data/retina").as_posix()
         '/data/retina'
     """
-    from medcnn.errors import DownloadError
-
-    from medcnn.paths import expand_path
-
     root = expand_path(root, setting="the dataset folder")
     check_folder_path(root, what="the download", fix="download into another folder with --data-dir or --root")
     if synthetic_settings(root) is not None:

@@ -25,6 +25,7 @@ from medcnn.datasets.base import (
     natural_key,
     require_root,
 )
+from medcnn.datasets.synthetic import class_pattern, save_image, to_uint8, write_synthetic_tree
 from medcnn.errors import DataError
 
 KEY = "folder"
@@ -121,8 +122,6 @@ def write_synthetic(
         >>> sorted(path.name for path in (root / "grey").iterdir())
         ['grey-1.JPG']
     """
-    from medcnn.datasets.synthetic import class_pattern, save_image, to_uint8, write_synthetic_tree
-
     def build(folder: Path) -> list[str]:
         rng = np.random.default_rng(seed)
         for label, class_name in enumerate(SYNTHETIC_CLASSES):

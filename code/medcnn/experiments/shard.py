@@ -27,7 +27,14 @@ from pathlib import Path
 import pandas as pd
 
 from medcnn.errors import ConfigError, DataError, plain
-from medcnn.experiments.results import BOOKKEEPING_COLUMNS, read_results
+from medcnn.experiments.results import (
+    BOOKKEEPING_COLUMNS,
+    CONFIG_COLUMNS,
+    RESULTS_FILE,
+    locked,
+    read_results,
+    write_results,
+)
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -106,8 +113,6 @@ def merge_tables(tables, *, names=None) -> pd.DataFrame:
             readable = str(identifier).rsplit("-", 1)[0]  # what the study varies, without the settings' hash
             other = settings_seen.setdefault(readable, (row, label))
             if other[0]["config_id"] != identifier and other[1] != label:
-                from medcnn.experiments.results import CONFIG_COLUMNS
-
                 differing = [f"{column} {plain(other[0].get(column))} vs {plain(row.get(column))}" for column in CONFIG_COLUMNS
                              if not _same(other[0].get(column), row.get(column))]
                 raise DataError(
@@ -140,8 +145,6 @@ def merge_into(out, tables) -> Path:
     Example:
         >>> # merge_into("study", ["shard1/results.csv", "shard2/results.csv"])
     """
-    from medcnn.experiments.results import RESULTS_FILE, locked, write_results
-
     path = Path(out) / RESULTS_FILE
     with locked(path):
         sources = ([path] if path.exists() else []) + [Path(table) for table in tables]
