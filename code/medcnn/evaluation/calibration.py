@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from medcnn.errors import DataError
+from medcnn.evaluation.figures import new_figure, set_title
+from medcnn.evaluation.palette import REFERENCE_COLOUR, SERIES_COLOURS
 from medcnn.evaluation.thresholds import _binary
 
 
@@ -77,9 +79,6 @@ def plot_reliability_diagram(y_true, scores, *, bins: int = 10, title: str | Non
         >>> figure.axes[0].get_xlabel()
         'mean predicted probability of the positive class'
     """
-    from medcnn.evaluation.figures import new_figure, set_title
-    from medcnn.evaluation.palette import REFERENCE_COLOUR, SERIES_COLOURS
-
     table = reliability_table(y_true, scores, bins=bins)
     error = expected_calibration_error(y_true, scores, bins=bins)
     figure = new_figure(4.8, 4.4)

@@ -25,6 +25,10 @@ import itertools
 import numpy as np
 
 from medcnn.errors import DataError
+from medcnn.evaluation.checks import check_class_names
+from medcnn.evaluation.figures import new_figure, set_title
+from medcnn.evaluation.intervals import wilson_interval
+from medcnn.evaluation.palette import SEQUENTIAL_COLOUR_MAP
 
 
 def _counts(values, name: str) -> np.ndarray:
@@ -165,8 +169,6 @@ def count_intervals(correct, support, precision, *, class_names=None, decimals: 
     """
     import pandas as pd
 
-    from medcnn.evaluation.intervals import wilson_interval
-
     correct, support = _counts(correct, "correct"), _counts(support, "support")
     precision = np.asarray(precision, dtype=float)
     names = [str(name) for name in class_names] if class_names is not None else [str(n) for n in range(len(correct))]
@@ -213,10 +215,6 @@ def plot_confusion_bounds(low, high, class_names, *, title: str | None = None, n
         >>> figure.axes[0].texts[1].get_text()
         '23\\n(17%)'
     """
-    from medcnn.evaluation.checks import check_class_names
-    from medcnn.evaluation.figures import new_figure, set_title
-    from medcnn.evaluation.palette import SEQUENTIAL_COLOUR_MAP
-
     names = check_class_names(class_names)
     low, high = np.asarray(low), np.asarray(high)
     if low.shape != (len(names), len(names)) or high.shape != low.shape:
