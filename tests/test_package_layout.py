@@ -159,6 +159,25 @@ def test_no_import_cycle_between_modules_or_packages():
     assert package_cycles == "", f"import cycles between packages: {package_cycles}"
 
 
+def documented_layers() -> dict[str, int]:
+    """``docs/ARCHITECTURE.md``'s table of layers: part of the package -> its layer."""
+    architecture = (PACKAGE.parent.parent / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", architecture.split("| layer | parts |", 1)[1].split("\n\n", 1)[0], re.M)
+    return {f"medcnn.{part}": int(layer) for layer, parts in rows for part in re.findall(r"^`(\w+)`|, `(\w+)`", parts)
+            for part in part if part}
+
+
+def test_architecture_documents_the_layers_the_imports_follow():
+    layers = documented_layers()
+    packages = package_graph(import_graph(PACKAGE))
+    parts = {name for name in packages if name != "medcnn" and not name.endswith("__main__")}
+    assert sorted(parts - set(layers)) == [], "parts missing from docs/ARCHITECTURE.md's table of layers"
+    upward = [f"{source} (layer {layers[source]}) imports {target} (layer {layers[target]}) at {where}"
+              for source, targets in packages.items() if source in layers
+              for target, where in targets.items() if target in layers and layers[target] >= layers[source]]
+    assert upward == [], "imports that do not go down the documented layers (move the import, or the row)"
+
+
 def test_nothing_imports_an_entry_point():
     graph = import_graph(PACKAGE)
     importers = [f"{name} imports {target}" for name, targets in graph.items() for target in targets
