@@ -16,7 +16,8 @@ each is fixed here, where the page is made, so that every rebuild keeps the fix:
   primary sidebar becomes a ``complementary`` landmark named "Course navigation";
 - ``_static/accessibility.css`` (from ``book/_static``) darkens the colours that Keras's
   ``model.summary()`` prints (rich's terminal colours, 1.6:1 to 3.2:1 on the output's
-  background) to 4.5:1 or more (``color-contrast``, WCAG 1.4.3).
+  light background) and lightens them in the dark theme, to 5:1 or more in both
+  (``color-contrast``, WCAG 1.4.3).
 
 Enabled in ``_config.yml`` under ``sphinx.local_extensions``. What the course cannot fix
 in the theme is listed on the accessibility page (``book/start/accessibility.md``).
@@ -37,7 +38,7 @@ SIDEBAR_LANDMARK = ' role="complementary" aria-label="Course navigation"'
 _UNNAMED_SUMMARY = re.compile(
     r'(<a class="reference internal[^"]*"[^>]*>(?P<title>(?:(?!</a>).)*)</a><details[^>]*>)<summary>', re.DOTALL
 )
-_EMPTY_HEADER = re.compile(r"<th(?P<attributes>(?:\s[^>]*)?)>(?:\s|<p>\s*</p>)*</th>")
+_EMPTY_HEADER = re.compile(r"<th(?P<attributes>(?:\s[^>]*)?)>(?:\s|&nbsp;|&#160;|<p>\s*</p>)*</th>")
 _CITATION_ROLE = 'role="doc-biblioentry"'
 
 
@@ -62,6 +63,8 @@ def fix_body(body: str) -> str:
     Example:
         >>> fix_body('<tr><th></th><th>layers</th></tr><div class="citation" role="doc-biblioentry">')
         '<tr><td></td><th>layers</th></tr><div class="citation" role="listitem">'
+        >>> fix_body('<th class="blank level0" >&nbsp;</th>')  # a pandas Styler's corner
+        '<td class="blank level0" ></td>'
     """
     body = body.replace(_CITATION_ROLE, 'role="listitem"')
     return _EMPTY_HEADER.sub(lambda match: f"<td{match.group('attributes')}></td>", body)
