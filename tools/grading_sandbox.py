@@ -415,6 +415,17 @@ def _limit_resources() -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
 
 
+def _die_with_parent() -> None:
+    """In the sandbox's first process: if the grader dies (killed, crashed), it is killed too, and with it
+    (``unshare --kill-child``, PID 1 of the namespace) every process of the submission."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 def _no_dump() -> None:
     """Make this process undumpable: its /proc entries (fds, memory) belong to root, not to the kernel's user."""
     try:
@@ -423,6 +434,30 @@ def _no_dump() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except (OSError, AttributeError):
         pass
+
+
+def _await_answer(client, run_sync, message_id: str, limit: float) -> dict:
+    """The kernel's answer to one request; past ``limit`` seconds the call is interrupted, and a
+    kernel that does not answer the interrupt within 5 s is given up (``dead``)."""
+    deadline = time.monotonic() + limit
+    interrupted = False
+    while True:
+        try:
+            message = run_sync(client.kc.get_shell_msg)(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001 - the queue's Empty: past the limit
+            if interrupted:
+                return {"raw": None, "error": "the kernel stopped answering", "dead": True}
+            run_sync(client.km.interrupt_kernel)()
+            interrupted, deadline = True, time.monotonic() + 5
+            continue
+        if message.get("parent_header", {}).get("msg_id") != message_id:
+            continue
+        if interrupted:
+            return {"raw": None, "error": f"no answer within {limit:g} s (interrupted)"}
+        expression = message["content"].get("user_expressions", {}).get("r", {})
+        if expression.get("status") == "ok":
+            return {"raw": expression.get("data", {}).get("text/plain", "")}
+        return {"raw": None, "error": f"{expression.get('ename')}: {expression.get('evalue')}"[:300]}
 
 
 def run_notebook_and_answer(notebook_path: pathlib.Path, *, cell_timeout: int, max_output: int) -> None:
@@ -492,24 +527,11 @@ def run_notebook_and_answer(notebook_path: pathlib.Path, *, cell_timeout: int, m
                 break
             message_id = client.kc.execute("", silent=True, store_history=False,
                                            user_expressions={"r": f"__medcnn_grading__({request!r})"})
-            deadline = time.monotonic() + cell_timeout
-            answer = None
-            while answer is None:
-                try:
-                    message = run_sync(client.kc.get_shell_msg)(timeout=max(0.1, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001 - the queue's Empty: the call runs past the limit
-                    run_sync(client.km.interrupt_kernel)()
-                    answer = {"raw": None, "error": f"no answer within {cell_timeout} s (interrupted)"}
-                    break
-                if message.get("parent_header", {}).get("msg_id") != message_id:
-                    continue
-                expression = message["content"].get("user_expressions", {}).get("r", {})
-                if expression.get("status") == "ok":
-                    answer = {"raw": expression.get("data", {}).get("text/plain", "")}
-                else:
-                    answer = {"raw": None, "error": f"{expression.get('ename')}: {expression.get('evalue')}"[:300]}
+            answer = _await_answer(client, run_sync, message_id, cell_timeout)
+            if answer.get("dead"):
+                alive = False
             reply(answer)
-            alive = run_sync(client.km.is_alive)()
+            alive = alive and run_sync(client.km.is_alive)()
 
 
 # ---------------------------------------------------------------- the supervisor (root, PID 1)
@@ -620,6 +642,22 @@ def supervise(config: dict) -> int:
 # ---------------------------------------------------------------- the grader's side (trusted)
 
 
+def make_base() -> pathlib.Path:
+    """The grader's folder of scratch folders (``medcnn-grading-<pid>-...`` in the temporary folder, mode 0711).
+
+    Folders left by an earlier grader that was killed (its process is gone) are removed first.
+    """
+    import tempfile
+
+    for stale in pathlib.Path(tempfile.gettempdir()).glob("medcnn-grading-*-*"):
+        owner = stale.name.split("-")[2]
+        if owner.isdigit() and not pathlib.Path(f"/proc/{owner}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    base = pathlib.Path(tempfile.mkdtemp(prefix=f"medcnn-grading-{os.getpid()}-"))
+    base.chmod(0o711)
+    return base
+
+
 def kill_user_processes(uid: int) -> int:
     """Kill every process of ``uid`` (root only, for a slot's own user); return how many were signalled."""
     killed = 0
@@ -715,7 +753,7 @@ class Sandbox:
         self.log = pathlib.Path(str(self.scratch) + ".log")
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                            start_new_session=True, cwd=self.base)
+                                            start_new_session=True, cwd=self.base, preexec_fn=_die_with_parent)
         report = self._read()
         if not isinstance(report, dict) or report.get("executed") is not True:
             raise SandboxError("the sandbox sent no execution report")
