@@ -7,6 +7,7 @@ with or without a network.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -91,8 +92,10 @@ def test_root_redirects_to_the_home_page(page, site_url):
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page_renders_with_sidebar_images_colab_link_and_no_traceback(page, site_url, name):
+def test_page_renders_with_sidebar_images_colab_link_and_no_traceback(page, site_url, name, accessibility_audits):
     errors = _open(page, site_url, f"{name}.html")
+    # axe-core and the alt-text census, on this page load; judged for all pages at once below
+    accessibility_audits[name] = _audit_accessibility(page)
     assert page.locator("main h1").count() >= 1, f"{name}: no title"
 
     sidebar = page.locator(".bd-sidebar-primary")
@@ -118,6 +121,134 @@ def test_page_renders_with_sidebar_images_colab_link_and_no_traceback(page, site
     if name in FIGURE_PAGES:
         _check_figures_are_images(page, name)
 
+
+# --- Accessibility (issue 28): WCAG 2.1 AA as axe-core tests it, and alt text a person wrote -------------
+
+# The WCAG 2.0/2.1 A and AA rules and axe's best practices; not target-size (WCAG 2.2) nor AAA.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+FAILING_IMPACTS = {"serious", "critical"}
+
+# One page load, one script: axe-core with every rule but color-contrast on the whole page; then
+# color-contrast on one element of each kind of text (same path of tags, classes and inline
+# style from <body>, same computed colour, background, font and opacity). A chapter's thousands
+# of syntax-highlighted tokens are a few dozen kinds, and color-contrast, which works out each
+# element's background, took most of axe's time (a chapter: ~25 s of ~30 s on a busy machine).
+# Then the census of the article's images and their alt text.
+AUDIT = """async (tags) => {
+  const summary = (violations) => violations.map((violation) => ({
+    id: violation.id, impact: violation.impact, help: violation.help, count: violation.nodes.length,
+    targets: violation.nodes.slice(0, 3).map((node) => node.target.join(" "))}));
+  const page = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+                                        rules: {"color-contrast": {enabled: false}}});
+  const kinds = new Map();
+  for (const element of document.body.querySelectorAll("*")) {
+    if (![...element.childNodes].some((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim())) continue;
+    let path = "";
+    for (let node = element; node && node !== document.body; node = node.parentElement) {
+      path = `${node.tagName}.${[...node.classList].sort().join(".")}[${node.getAttribute("style") || ""}]>${path}`;
+    }
+    const style = getComputedStyle(element);
+    const key = [path, style.color, style.backgroundColor, style.fontSize, style.fontWeight, style.opacity].join("|");
+    if (!kinds.has(key)) kinds.set(key, element);
+  }
+  const contrast = kinds.size === 0 ? {violations: []} : await axe.run(
+    {include: [...kinds.values()]}, {runOnly: {type: "rule", values: ["color-contrast"]}, resultTypes: ["violations"]});
+  const images = [...document.querySelectorAll("article.bd-article img")].map((image) => ({
+    src: image.getAttribute("src") || "", alt: image.getAttribute("alt")}));
+  return {violations: summary([...page.violations, ...contrast.violations]), images};
+}"""
+
+
+@functools.lru_cache(maxsize=1)
+def _axe_script() -> str | None:
+    """axe-core's script (shipped inside axe-playwright-python: nothing is fetched), or None if not installed."""
+    try:
+        import axe_playwright_python
+    except ImportError:
+        return None
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+def _audit_accessibility(page) -> dict | None:
+    """axe-core's violations and the article's images (src, alt) on the page as it is loaded."""
+    if _axe_script() is None:
+        return None  # the accessibility tests skip, saying so; the page's other checks still run
+    page.evaluate(_axe_script())
+    return page.evaluate(AUDIT, AXE_TAGS)
+
+
+def _audits_of_every_page(accessibility_audits: dict, browser_context, site_url: str) -> dict:
+    """Each page's audit: the one the render test made on its page load, or a load now (e.g. under -k)."""
+    if _axe_script() is None:
+        pytest.skip("axe-core is not installed: pip install -r requirements-browser.txt (axe-playwright-python)")
+    for name in PAGES:
+        if accessibility_audits.get(name) is None:
+            opened = browser_context.new_page()
+            try:
+                _open(opened, site_url, f"{name}.html")
+                accessibility_audits[name] = _audit_accessibility(opened)
+            finally:
+                opened.close()
+    return {name: accessibility_audits[name] for name in PAGES}
+
+
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(accessibility_audits, browser_context, site_url):
+    audits = _audits_of_every_page(accessibility_audits, browser_context, site_url)
+    failing = {
+        name: [
+            f"{violation['id']} ({violation['impact']}, {violation['count']} elements: {violation['help']}; "
+            f"e.g. {', '.join(violation['targets'])})"
+            for violation in audit["violations"]
+            if violation["impact"] in FAILING_IMPACTS
+        ]
+        for name, audit in audits.items()
+    }
+    failing = {name: problems for name, problems in failing.items() if problems}
+    assert failing == {}, "axe-core (WCAG 2.1 A/AA and best practices) finds serious or critical violations:\n" + "\n".join(
+        f"  {name}: " + "; ".join(problems) for name, problems in failing.items()
+    )
+
+
+def _alt_problem(source: str, alt: str | None) -> str | None:
+    """Why ``alt`` does not describe a content image, or None when it may.
+
+    Example:
+        >>> _alt_problem("../../_images/f920a0.png", "../../_images/f920a0.png")
+        'a path'
+    """
+    if alt is None:
+        return "no alt attribute"
+    text = alt.strip()
+    file_name = source.rsplit("/", 1)[-1]
+    if not text:
+        return "empty"
+    if "/" in text or "\\" in text:
+        return "a path"
+    if text == file_name or text == file_name.rsplit(".", 1)[0] or re.search(r"\.(png|jpe?g|gif|svg|webp)$", text, re.IGNORECASE):
+        return "a file name"
+    if re.fullmatch(r"[0-9a-f]{16,}", text):
+        return "a hash"
+    if len(text.split()) < 3:
+        return f"too short to say what the image shows ({text!r})"
+    return None
+
+
+def test_every_content_image_has_alt_text_that_says_what_it_shows(accessibility_audits, browser_context, site_url):
+    # WCAG 1.1.1, which axe passes as long as alt= exists: Sphinx writes the image's path when the
+    # source gives none. Chapters set it per figure cell (myst-nb: mystnb: image: alt: "...").
+    audits = _audits_of_every_page(accessibility_audits, browser_context, site_url)
+    lacking = {
+        name: [f"{image['src'].rsplit('/', 1)[-1]} (alt is {problem})"
+               for image in audit["images"] if (problem := _alt_problem(image["src"], image["alt"]))]
+        for name, audit in audits.items()
+    }
+    lacking = {name: images for name, images in lacking.items() if images}
+    total = sum(len(audit["images"]) for audit in audits.values())
+    missing = sum(len(images) for images in lacking.values())
+    assert lacking == {}, (
+        f"{missing} of {total} content images lack alt text that says what they show (set it in the chapter's "
+        f"figure cell: mystnb: image: alt: ...):\n" + "\n".join(f"  {name}: {', '.join(images)}" for name, images in lacking.items())
+    )
 
 
 def _tracked(path: Path) -> bool:
