@@ -216,7 +216,7 @@ def test_sigterm_keeps_the_resume_state_and_exits_143(dataset_root, tmp_path, ca
     before = signal.getsignal(signal.SIGTERM)
     killer = threading.Thread(target=terminate_after_the_first_epoch, daemon=True)
     killer.start()
-    arguments = _train(dataset_root, out, "--feature-cache", "off")
+    arguments = _train(dataset_root, out)
     arguments[arguments.index("--epochs") + 1] = "200"
     status = main(arguments)
     killer.join()
