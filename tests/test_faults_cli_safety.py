@@ -239,6 +239,11 @@ def test_the_exit_code_table_lists_sigterm_and_out_of_memory(capsys):
     assert "143  terminated (SIGTERM)" in printed and "8  out of memory" in printed
     architecture = (Path(__file__).parents[1] / "docs" / "ARCHITECTURE.md").read_text()
     assert "| 143 | terminated (SIGTERM)" in architecture
+    from medcnn.errors import EXIT_CODES
+
+    table = architecture.split("## Every failure is a message")[1].split("\n## ")[0]
+    assert [row.split("|")[1].strip() for row in table.splitlines() if row[:3] in ("| 1", "| 2", "| 3", "| 4", "| 5",
+            "| 6", "| 7", "| 8", "| 0")] == [str(status) for status, _ in EXIT_CODES]  # the same statuses, in order
 
 
 # --- images: bombs, EXIF -----------------------------------------------------------------------------------------

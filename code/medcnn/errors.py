@@ -70,11 +70,12 @@ OUT_OF_MEMORY_EXIT_CODE = 8
 EXIT_CODES = (
     (0, "success"),
     (1, "another error medcnn reports on purpose"),
-    (2, "a setting or option cannot work (ConfigError; also argparse's usage errors)"),
+    (2, "a setting or option cannot work (ConfigError; also argparse's usage errors, a ~user with no home folder)"),
     (3, "input data or a record read back is missing, unreadable or damaged (DataError)"),
     (4, "a download failed or did not match its checksum (DownloadError)"),
     (5, "the disk is full (DiskFullError)"),
-    (6, "the file system refused: read-only, permission denied, a file where a folder is expected or the reverse"),
+    (6, "the file system refused: read-only, permission denied, a file where a folder is expected or the reverse, "
+        "a symbolic-link loop, an output that is a device, FIFO, socket or link"),
     (7, "training cannot go on, such as a loss that became NaN (TrainingError)"),
     (OUT_OF_MEMORY_EXIT_CODE, "out of memory (MemoryError, TensorFlow's ResourceExhaustedError, JAX's "
                               "RESOURCE_EXHAUSTED): use a smaller --batch-size or --image-size"),
