@@ -115,3 +115,24 @@ def plot_feature_maps(image, maps: dict, *, channels: int = 8, title=None):
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def real_sample_slice(*, image_size: int = 128, index: int = 0):
+    """A real brain MRI slice from the package's samples, grey, resized, values 0-1; and its credit line.
+
+    Returns ``(image, attribution)``: a float32 ``(image_size, image_size)`` array and
+    the text to print with it (the samples are CC BY 4.0).
+
+    Example:
+        >>> image, attribution = real_sample_slice(image_size=64)
+        >>> image.shape, float(image.max()) <= 1.0
+        ((64, 64), True)
+    """
+    from PIL import Image
+
+    from medcnn.samples import load_samples
+
+    samples = load_samples(dataset="brain_tumor")
+    pixels = np.asarray(samples.images[index])
+    picture = Image.fromarray(pixels).convert("L").resize((int(image_size), int(image_size)), Image.Resampling.BILINEAR)
+    return np.asarray(picture, dtype=np.float32) / 255.0, samples.attribution

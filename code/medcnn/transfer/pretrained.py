@@ -126,8 +126,12 @@ def load_record(kind: str = "shapes", *, folder=None) -> dict:
     return json.loads(path.read_text())
 
 
-def load_backbone(kind: str = "shapes", *, folder=None):
+def load_backbone(kind: str = "shapes", *, image_size: int | None = None, folder=None):
     """Build the backbone and load the weights pretrained on source ``kind``; return ``(backbone, record)``.
+
+    ``image_size`` builds it for larger images than it was trained on (the
+    convolutions' weights do not depend on the image size), e.g. to look at its
+    feature maps on a 128-pixel slice.
 
     Example:
         >>> backbone, record = load_backbone("shapes")  # doctest: +SKIP
@@ -138,7 +142,7 @@ def load_backbone(kind: str = "shapes", *, folder=None):
     path = weights_path(kind, folder=folder)
     if not path.is_file():
         raise DataError(f"{path}: the pretrained weights are missing; re-create them with `{record['command']}`")
-    backbone = build_backbone(image_size=record["image_size"], seed=record["seed"])
+    backbone = build_backbone(image_size=image_size or record["image_size"], seed=record["seed"])
     backbone.load_weights(path)
     return backbone, record
 
