@@ -1,9 +1,14 @@
-"""The labs: generated from one source each, graded locally, safe against bad submissions.
+"""The labs: generated from one source each, graded locally, points that measure.
 
 Each lab is built once (``tools/labs.py``) and graded once (``tools/labs_grade.py``) per
-module: its solution notebook and its untouched student notebook; the cheapest lab also
-grades the bad submissions (an endless loop, a dying kernel, deleted and reordered cells
-with an error and megabytes of output, an empty file, a file that is not a notebook).
+module: its solution notebook (full marks), its untouched student notebook (0) and its corpus
+of plausible-but-wrong submissions (each at most 30 %: the mistakes issue 22 saw, an
+off-by-one, Adam without bias correction, the wrong axis, the whole dataset instead of the
+test subset, images counted instead of patients, hard-coded answers). The corpus notebooks
+are tiny (the lab's given cells and the wrong answers) to keep this cheap. The cheapest lab
+also grades the bad submissions (an endless loop, a dying kernel, deleted and reordered cells
+with an error and megabytes of output, an empty file, a file that is not a notebook); the
+hostile ones are in tests/test_labs_attacks.py.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import csv
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +35,7 @@ import labs_grade  # noqa: E402
 
 LABS = sorted(labs.lab_sources())
 CHEAP_LAB = "measuring"  # no Keras: the bad submissions are graded on this one
+FOLDERS: dict[str, pathlib.Path] = {}  # lab -> the folder of submissions the grades fixture graded
 
 # One wrong answer per lab: (question, the student's variables, words the failing public check must show).
 WRONG_ANSWERS = {
@@ -45,13 +52,308 @@ WRONG_ANSWERS = {
 }
 
 
+# Plausible-but-wrong submissions: {lab: {name: the code a student who got it wrong would write}}.
+WRONG_SUBMISSIONS = {
+    "measuring": {
+        "rows_and_columns_swapped": """
+glioma_precision = float(counts[1, 1] / counts[1, :].sum())
+recalls = np.diag(counts) / counts.sum(axis=0)
+majority_label = int(np.bincount(y_pred).argmax())
+majority_accuracy = float(np.mean(y_pred == majority_label))
+model_accuracy = float(np.trace(counts) / counts.sum())
+margin_points = model_accuracy - majority_accuracy
+q5_choice, q5_reason = "b", "Precision says how many flagged pituitary cases are real ones, which saves time."
+""",
+        "counts_not_shares": """
+glioma_precision = float(counts[1, 1])
+recalls = np.diag(counts).astype(float)
+majority_label = 1
+majority_accuracy = float(np.sum(y_true == 1))
+model_accuracy = float(np.trace(counts))
+margin_points = model_accuracy - majority_accuracy
+q5_choice, q5_reason = "a", "Accuracy sums up the whole matrix in one number that everybody understands."
+""",
+        "off_by_one_class": """
+glioma_precision = float(counts[2, 2] / counts[:, 2].sum())
+recalls = np.diag(counts)[::-1] / counts.sum(axis=1)[::-1]
+majority_label = 2
+majority_accuracy = float(np.mean(y_true == 2))
+model_accuracy = float(np.mean(y_true == y_pred))
+margin_points = 100 * (model_accuracy - majority_accuracy)
+q5_choice, q5_reason = "d", "Macro F1 balances precision and recall over every class, so nothing is hidden."
+""",
+    },
+    "adam": {
+        "no_bias_correction": """
+steps_per_epoch = training_images // batch_size
+def adam_step(parameter, gradient, m, v, step):
+    m = beta_1 * m + (1 - beta_1) * gradient
+    v = beta_2 * v + (1 - beta_2) * gradient ** 2
+    return parameter - learning_rate * m / (np.sqrt(v) + epsilon), m, v
+first_result = adam_step(np.array([1.0, -2.0]), np.array([0.5, -4.0]), 0.0, 0.0, step=1)
+first_steps = [abs(float(adam_step(0.0, g, 0.0, 0.0, step=1)[0])) for g in (1000.0, 0.001)]
+same_size = bool(np.isclose(first_steps[0], first_steps[1], rtol=1e-3))
+m_correction = 1.0
+q5_choice, q5_reason = "a", "A smaller learning rate means cheaper steps, so the fine-tuning ends sooner."
+""",
+        "beta_1_squared": """
+steps_per_epoch = round(training_images / batch_size)
+def adam_step(parameter, gradient, m, v, step):
+    m = beta_1 * m + (1 - beta_1) * gradient
+    v = beta_2 * v + (1 - beta_2) * gradient ** 2
+    m_hat = m / (1 - beta_1 ** 2)
+    v_hat = v / (1 - beta_2 ** step)
+    return parameter - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), m, v
+first_result = adam_step(np.array([1.0, -2.0]), np.array([0.5, -4.0]), 0.0, 0.0, step=1)
+first_steps = [abs(float(adam_step(0.0, g, 0.0, 0.0, step=1)[0])) for g in (1000.0, 0.001)]
+same_size = bool(np.isclose(first_steps[0], first_steps[1], rtol=1e-3))
+m_correction = 1 / (1 - beta_1 ** 2)
+q5_choice, q5_reason = "d", "The backbone gradients are bigger than the head's, so they need smaller rates."
+""",
+        "gradient_not_squared": """
+steps_per_epoch = int(training_images / batch_size)
+def adam_step(parameter, gradient, m, v, step):
+    m = beta_1 * m + (1 - beta_1) * gradient
+    v = beta_2 * v + (1 - beta_2) * abs(gradient)
+    m_hat = m / (1 - beta_1 ** step)
+    v_hat = v / (1 - beta_2 ** step)
+    return parameter - learning_rate * m_hat / (v_hat + epsilon), m, v
+first_result = adam_step(np.array([1.0, -2.0]), np.array([0.5, -4.0]), 0.0, 0.0, step=1)
+first_steps = [abs(float(adam_step(0.0, g, 0.0, 0.0, step=1)[0])) for g in (1000.0, 0.001)]
+same_size = False
+m_correction = 1 - beta_1
+q5_choice, q5_reason = "b", "Adam rescales the rate after the first step, so its exact value hardly matters."
+""",
+    },
+    "convolution": {
+        "flipped_kernel_no_plus_one": """
+def conv_output_size(size, kernel_size, stride=1, padding=0):
+    return (size + 2 * padding - kernel_size) // stride
+def convolve(image, kernel):
+    flipped = kernel[::-1, ::-1]
+    rows, columns = image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1
+    return np.array([[np.sum(image[i:i + kernel.shape[0], j:j + kernel.shape[1]] * flipped)
+                      for j in range(columns)] for i in range(rows)])
+feature_map = convolve(image, kernel)
+edge_column = int(np.argmin(feature_map.sum(axis=0)))
+def max_pool(feature_map, size=2):
+    rows, columns = feature_map.shape
+    return np.array([[feature_map[i:i + size, j:j + size].max() for j in range(columns - size + 1)]
+                     for i in range(rows - size + 1)])
+pooled = max_pool(feature_map)
+def conv_parameters(kernel_size, in_channels, filters):
+    return kernel_size * kernel_size * in_channels * filters
+first_vgg_layer = conv_parameters(3, 3, 64)
+q6_choice, q6_reason = "a", "Convolution filters are fixed edge detectors, so there is nothing to train."
+""",
+        "stride_ignored_mean_pool": """
+def conv_output_size(size, kernel_size, stride=1, padding=0):
+    return size + 2 * padding - kernel_size + 1
+def convolve(image, kernel):
+    rows, columns = image.shape[0] - kernel.shape[0], image.shape[1] - kernel.shape[1]
+    return np.array([[np.sum(image[i:i + kernel.shape[0], j:j + kernel.shape[1]] * kernel)
+                      for j in range(columns)] for i in range(rows)])
+feature_map = convolve(image, kernel)
+edge_column = 3
+def max_pool(feature_map, size=2):
+    rows, columns = feature_map.shape
+    rows, columns = rows // size * size, columns // size * size
+    return feature_map[:rows, :columns].reshape(rows // size, size, columns // size, size).mean(axis=(1, 3))
+pooled = max_pool(feature_map)
+def conv_parameters(kernel_size, in_channels, filters):
+    return kernel_size * kernel_size * filters + filters
+first_vgg_layer = conv_parameters(3, 3, 64)
+q6_choice, q6_reason = "c", "A convolution looks at all pixels at once, so it sees more than a dense layer."
+""",
+        "rows_for_columns_subsampling": """
+def conv_output_size(size, kernel_size, stride=1, padding=0):
+    return (size - kernel_size) // stride + 1 + padding
+from scipy.signal import convolve2d
+def convolve(image, kernel):
+    return convolve2d(image, kernel, mode="valid")
+feature_map = convolve(image, kernel)
+edge_column = int(np.argmax(feature_map.sum(axis=1)))
+def max_pool(feature_map, size=2):
+    return feature_map[::size, ::size]
+pooled = max_pool(feature_map)
+def conv_parameters(kernel_size, in_channels, filters):
+    return kernel_size * kernel_size * in_channels + filters
+first_vgg_layer = conv_parameters(3, 3, 64)
+q6_choice, q6_reason = "d", "Convolutions keep the colour channels apart, a dense layer mixes them all."
+""",
+    },
+    "brain_tumor": {
+        "images_not_patients": """
+num_patients = len(index)
+most_images_one_patient = 1
+manifest = make_splits(index, strategy="stratified", fractions=(0.70, 0.15, 0.15), seed=0)
+def patients_in_several_subsets(manifest):
+    return []
+shared_patients = patients_in_several_subsets(manifest)
+random_manifest = make_splits(index, strategy="stratified", fractions=(0.70, 0.15, 0.15), seed=0)
+leaked_patients = int((random_manifest.groupby("patient_id")["subset"].nunique() > 1).sum())
+baseline_accuracy = majority_baseline(manifest["label"].to_numpy(), class_names)["accuracy"]
+q6_choice, q6_reason = "a", "The random split puts more images into training, so the network learns more."
+""",
+        "wrong_groupby_axis": """
+num_patients = int(index["patient_id"].nunique())
+most_images_one_patient = int(index.groupby("label").size().max())
+manifest = index.assign(subset=np.resize(["train", "val", "test"], len(index)))
+def patients_in_several_subsets(manifest):
+    counts = manifest.groupby("subset")["patient_id"].nunique()
+    return sorted(counts[counts > 1].index)
+shared_patients = patients_in_several_subsets(manifest)
+random_manifest = make_splits(index, strategy="grouped", fractions=(0.70, 0.15, 0.15), seed=0)
+leaked_patients = int((random_manifest.groupby("subset")["patient_id"].nunique() > 1).sum())
+test_labels = manifest.loc[manifest["subset"] == "train", "label"].to_numpy()
+baseline_accuracy = majority_baseline(test_labels, class_names)["accuracy"]
+q6_choice, q6_reason = "c", "A random split balances the three classes better, so the test set is easier."
+""",
+        "hard_coded": """
+num_patients = 18
+most_images_one_patient = 6
+manifest = make_splits(index, strategy="grouped", fractions=(0.70, 0.15, 0.15), seed=0)
+def patients_in_several_subsets(manifest):
+    return []
+shared_patients = []
+random_manifest = manifest
+leaked_patients = 0
+baseline_accuracy = 1 / 3
+q6_choice, q6_reason = "d", "The grouped split leaves classes out of the test set, which lowers its score."
+""",
+    },
+    "covid19": {
+        "minority_and_wrong_axis": """
+majority_accuracy = float(study_counts.min() / study_counts.sum())
+class_weights = study_counts / study_counts.sum()
+manifest = make_splits(index, strategy="stratified", fractions=(0.60, 0.20, 0.20), seed=0)
+class_shares = pd.crosstab(manifest["subset"], manifest["class_name"], normalize="columns")
+test_labels = np.repeat([0, 1, 2], [2038, 269, 723])
+useless_predictions = np.zeros_like(test_labels)
+accuracy = accuracy_score(test_labels, useless_predictions)
+macro_f1 = f1_score(test_labels, useless_predictions, average="micro")
+q5_choice, q5_reason = "a", "Its training loss kept falling, so it learned the images by heart, not the disease."
+""",
+        "unnormalised_weights_whole_set": """
+majority_accuracy = float(study_counts.max() / study_counts.sum())
+class_weights = 1 / study_counts
+manifest = index.assign(subset="train")
+class_shares = pd.crosstab(manifest["subset"], manifest["class_name"], normalize="index")
+test_labels = np.repeat([0, 1, 2], [2038, 269, 723])
+useless_predictions = np.zeros_like(test_labels)
+accuracy = float(np.mean(test_labels == useless_predictions))
+macro_f1 = f1_score(test_labels, useless_predictions, average="weighted", zero_division=0)
+q5_choice, q5_reason = "c", "Macro F1 close to accuracy means every class is recognised equally well."
+""",
+        "balanced_assumption": """
+majority_accuracy = 1 / 3
+class_weights = np.array([1.0, 1.0, 1.0])
+manifest = make_splits(index, strategy="stratified", fractions=(0.60, 0.20, 0.20), seed=0)
+class_shares = pd.crosstab(manifest["subset"], manifest["class_name"], normalize="all")
+test_labels = np.repeat([0, 1, 2], [2038, 269, 723])
+accuracy = 1 - 2038 / 3030
+macro_f1 = accuracy
+q5_choice, q5_reason = "d", "ImageNet weights come from photographs, so the network looks at the wrong things."
+""",
+    },
+    "retina": {
+        "softmax_zero_based_epoch": """
+subset_sizes = {"train": len(index), "val": 0, "test": 0}
+output_units, output_activation, loss_name = 2, "softmax", "binary_crossentropy"
+unfrozen, unfrozen_count, trainable_before, trainable_after = ["block5_conv3"], 1, 0, 1
+history = {"loss": [0.66, 0.52, 0.44, 0.38, 0.33, 0.28, 0.24, 0.20, 0.17],
+           "val_loss": [0.62, 0.51, 0.45, 0.43, 0.44, 0.47, 0.50, 0.55, 0.58]}
+patience = 3
+best_epoch = int(np.argmin(history["val_loss"]))
+last_epoch = best_epoch + patience
+q5_choice, q5_reason = "a", "Both losses are still high, so more epochs would bring them down further."
+""",
+        "training_loss_watched": """
+subset_sizes = index["label"].value_counts().to_dict()
+output_units, output_activation, loss_name = 1, "softmax", "categorical_crossentropy"
+unfrozen, unfrozen_count, trainable_before, trainable_after = [], 0, 0, 0
+history = {"loss": [0.66, 0.52, 0.44, 0.38, 0.33, 0.28, 0.24, 0.20, 0.17],
+           "val_loss": [0.62, 0.51, 0.45, 0.43, 0.44, 0.47, 0.50, 0.55, 0.58]}
+patience = 3
+best_epoch = int(np.argmin(history["loss"])) + 1
+last_epoch = best_epoch
+q5_choice, q5_reason = "c", "The validation loss moves slowly because the learning rate is far too small."
+""",
+        "patience_off_by_one": """
+subset_sizes = index["split"].value_counts().to_dict()
+output_units, output_activation, loss_name = 2, "sigmoid", "categorical_crossentropy"
+unfrozen, unfrozen_count, trainable_before, trainable_after = ["block5_pool"], 10, 100, 200
+history = {"loss": [0.66, 0.52, 0.44, 0.38, 0.33, 0.28, 0.24, 0.20, 0.17],
+           "val_loss": [0.62, 0.51, 0.45, 0.43, 0.44, 0.47, 0.50, 0.55, 0.58]}
+patience = 3
+best_epoch = 4
+last_epoch = best_epoch + patience + 1
+q5_choice, q5_reason = "d", "The validation set is too small here for its loss to tell us anything at all."
+""",
+    },
+    "shortcut": {
+        "classes_swapped": """
+marker_share_diseased = float(train.has_marker[train.labels == 0].mean())
+marker_share_healthy = float(train.has_marker[train.labels == 1].mean())
+marker_rule_accuracy = float(np.mean(train.has_marker.astype(int) != train.labels))
+def flat(data):
+    return data.images.reshape(len(data.images), -1)
+model = LogisticRegression(max_iter=500).fit(flat(train), train.labels)
+accuracies = {name: float(model.score(flat(train), train.labels)) for name in test_sets}
+drop_points = accuracies["marker as in training"] - accuracies["marker removed"]
+q5_choice, q5_reason = "b", "Training longer and checking that the accuracy holds shows that it is stable."
+""",
+        "whole_dataset": """
+marker_share_diseased = float(train.has_marker.mean())
+marker_share_healthy = 1 - marker_share_diseased
+marker_rule_accuracy = float(np.mean(train.has_marker))
+def flat(data):
+    return data.images.reshape(len(data.images), -1)
+model = LogisticRegression(max_iter=500).fit(flat(train), train.labels)
+accuracies = {name: float(model.score(flat(data), train.labels[: len(data.labels)])) for name, data in test_sets.items()}
+drop_points = 100 * (accuracies["marker as in training"] - accuracies["marker reversed"]) + 50
+q5_choice, q5_reason = "d", "A larger network would reach the same accuracy only if it truly generalises."
+""",
+        "hard_coded_rates": """
+marker_share_diseased, marker_share_healthy = 0.95, 0.05
+marker_rule_accuracy = 0.95
+accuracies = {"marker as in training": 0.95, "marker removed": 0.5, "marker reversed": 0.05}
+drop_points = 45.0
+q5_choice, q5_reason = "a", "Ninety-seven per cent on held-out test images already shows that it generalises."
+""",
+    },
+}
+
+
+def _given_cells(student: pathlib.Path, lab: str) -> list[str]:
+    """The lab's given code (data, imports) before its first question, without Keras (the corpus is tiny)."""
+    notebook = nbformat.read(student, as_version=4)
+    cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"][2:]  # after setup and Otter's init
+    given = []
+    for source in cells:
+        if "..." in source or "grader.check" in source:
+            break
+        given.append("\n".join(line for line in source.splitlines()
+                               if "medcnn.models" not in line and "plot_learning_curves" not in line))
+    return given
+
+
+def _wrong_notebook(student: pathlib.Path, lab: str, code: str, target: pathlib.Path) -> None:
+    cells = [nbformat.v4.new_code_cell(source) for source in [*_given_cells(student, lab), code.strip()]]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, target)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     # `make test-labs` runs `make labs` first (which checks the committed copies) and sets
     # MEDCNN_LABS_BUILT=1: the labs it just built are used instead of building them again.
     reuse = ROOT / "_build" / "labs"
     if os.environ.get("MEDCNN_LABS_BUILT") == "1" and all(
-        (reuse / lab / "autograder" / "autograder.zip").is_file() for lab in LABS
+        (reuse / lab / "source.sha256").is_file()
+        and (reuse / lab / "source.sha256").read_text().strip() == labs.source_digest(labs.lab_sources()[lab])
+        for lab in LABS
     ):
         return reuse
     out = tmp_path_factory.mktemp("labs")
@@ -86,21 +388,24 @@ def _bad_submissions(folder: pathlib.Path, solution: pathlib.Path) -> None:
 
 @pytest.fixture(scope="module")
 def grades(built, tmp_path_factory):
-    """{lab: {file: row}} from grading each lab's solution and untouched student notebook."""
+    """{lab: {file: row}} from grading each lab's solution, untouched student notebook and wrong corpus."""
     table = {}
     for lab in LABS:
-        folder = tmp_path_factory.mktemp(f"submissions-{lab}")
+        folder = FOLDERS[lab] = tmp_path_factory.mktemp(f"submissions-{lab}")
         shutil.copyfile(built / lab / "autograder" / f"{lab}.ipynb", folder / "solution.ipynb")
         shutil.copyfile(built / lab / "student" / f"{lab}.ipynb", folder / "student.ipynb")
+        for name, code in WRONG_SUBMISSIONS.get(lab, {}).items():
+            _wrong_notebook(built / lab / "student" / f"{lab}.ipynb", lab, code, folder / f"wrong_{name}.ipynb")
         if lab == CHEAP_LAB:
             _bad_submissions(folder, folder / "solution.ipynb")
         # 10 s per cell where the endless loop is; Keras's import alone may take longer on a busy CPU
         cell_timeout = 10 if lab == CHEAP_LAB else 120
-        out = labs_grade.grade_folder(lab, folder, labs_dir=built, out=folder.parent / f"grades-{lab}.csv", timeout=300,
-                                      cell_timeout=cell_timeout, max_output=200_000, jobs=2)
+        out = labs_grade.grade_folder(lab, folder, labs_dir=built, out=folder.parent / f"grades-{lab}" / "grades.csv",
+                                      timeout=300, cell_timeout=cell_timeout, max_output=200_000, jobs=2, build=False,
+                                      quiet=True)
         with out.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-        assert list(rows[0])[:4] == ["file", "score", "possible", "reason"]
+        assert list(rows[0])[:7] == ["student", "file", "score", "manual", "total", "possible", "reason"]
         table[lab] = {row["file"]: row for row in rows}
     return table
 
@@ -110,7 +415,8 @@ def test_at_least_six_labs_with_four_to_eight_questions(built):
     for lab in LABS:
         questions = sorted((built / lab / "autograder" / "tests").glob("q*.py"))
         assert 4 <= len(questions) <= 8, (lab, [path.name for path in questions])
-        assert (built / lab / "autograder" / "autograder.zip").is_file()
+        assert not list((built / lab / "autograder").glob("*.zip")), "no Gradescope zip: Gradescope is not offered"
+        assert (built / lab / "autograder").stat().st_mode & 0o077 == 0, "the solution is the instructor's user's only"
 
 
 def _solution_lines(source: pathlib.Path) -> list[str]:
@@ -159,7 +465,8 @@ def test_student_notebook_carries_colab_link_install_cell_and_public_checks(buil
         text = "\n".join(cell.source for cell in notebook.cells)
         assert labs.colab_url(lab) in text and "colab.research.google.com/github/" in labs.colab_url(lab)
         assert "otter-grader==" in text and f"git+{config_url}@" in text
-        assert 'otter.Notebook(tests_dir="tests")' in text
+        assert '"--no-deps"' in text and all(f'"{package}"' in text for package in labs.OTTER_NO_DEPS)
+        assert f'otter.Notebook(tests_dir="tests/{lab}")' in text and f'pathlib.Path("tests/{lab}")' in text
         assert "grader.check(" in text
 
 
@@ -177,15 +484,35 @@ def test_solution_scores_full_marks(grades):
         assert float(row["score"]) == float(row["possible"]) > 0, (lab, row)
 
 
-def test_untouched_student_notebook_runs_without_error_and_scores_less(grades):
+def test_untouched_student_notebook_runs_without_error_and_scores_zero(grades):
     for lab, rows in grades.items():
         row = rows["student.ipynb"]
-        assert float(row["score"]) < float(row["possible"]), (lab, row)
+        assert float(row["score"]) == 0, (lab, row)
         assert "errors in" not in row["reason"] and "stopped" not in row["reason"], (lab, row["reason"])
 
 
 def test_every_lab_has_a_wrong_answer_case():
     assert sorted(WRONG_ANSWERS) == LABS
+    assert sorted(WRONG_SUBMISSIONS) == LABS and all(len(corpus) >= 3 for corpus in WRONG_SUBMISSIONS.values())
+
+
+def test_plausible_but_wrong_submissions_score_at_most_thirty_percent(grades):
+    for lab, corpus in WRONG_SUBMISSIONS.items():
+        for name in corpus:
+            row = grades[lab][f"wrong_{name}.ipynb"]
+            assert "errors in" not in row["reason"], (lab, name, row["reason"])  # wrong, not broken
+            assert float(row["score"]) <= 0.3 * float(row["possible"]), (lab, name, row)
+
+
+def test_scores_are_rounded_and_feedback_written(grades):
+    for lab, rows in grades.items():
+        feedback = FOLDERS[lab].parent / f"grades-{lab}" / "feedback"
+        wrong = (feedback / "wrong_" f"{next(iter(WRONG_SUBMISSIONS[lab]))}.md").read_text()
+        assert "hidden check" in wrong and "failed" in wrong and f"/ {float(rows['solution.ipynb']['possible']):g}" in wrong
+        assert "failed" not in (feedback / "solution.md").read_text()
+        for row in rows.values():
+            for column in ("score", *[name for name in row if re.fullmatch(r"q\d+", name)]):
+                assert len(row[column].partition(".")[2]) <= 2, (lab, column, row[column])
 
 
 @pytest.mark.parametrize("lab", sorted(WRONG_ANSWERS))
@@ -208,6 +535,8 @@ def test_bad_submissions_are_stopped_and_scored(grades):
     assert rows["empty.ipynb"]["score"] == "0.0" and "empty" in rows["empty.ipynb"]["reason"]
     endless = rows["endless.ipynb"]
     assert "stopped after 10 s" in endless["reason"] and float(endless["score"]) == possible, endless
+    endless_cell = _cell_with(nbformat.read(FOLDERS[CHEAP_LAB] / "endless.ipynb", as_version=4), "while True") + 1
+    assert f"stopped after 10 s: {endless_cell}" in endless["reason"], "the notebook's real cell number (from 1)"
     dies = rows["dies.ipynb"]
     assert float(dies["score"]) == 0 and "kernel died" in dies["reason"], dies
     damaged = rows["damaged.ipynb"]

@@ -340,9 +340,12 @@ def __medcnn_make_grading_helper():
                 return array(value.to_numpy())
         except ImportError:
             pass
+        if type(value).__name__ == "TensorShape" and hasattr(value, "as_list"):
+            return encode(tuple(value.as_list()), depth + 1, handles)
         if hasattr(value, "numpy") and hasattr(value, "shape") and hasattr(value, "dtype"):
-            try:
-                return array(value.numpy())
+            try:  # a tensor or a Keras variable: its values when small, else a handle (ask for .shape)
+                if int(np.prod(tuple(value.shape))) <= 100_000:
+                    return array(value.numpy())
             except Exception:
                 pass
         if not handles:

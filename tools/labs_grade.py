@@ -163,7 +163,7 @@ def prepare_notebook(path: pathlib.Path, target: pathlib.Path) -> list[str]:
             continue
         cell.source = CHECK_CALL.sub("pass  # grader.check removed: the hidden tests run after the last cell", cell.source)
         for match in PROFILE_LINE.finditer(cell.source):
-            if "full" in match.group(0) and not match.group(0).lstrip().startswith("#"):
+            if re.search(r"""["']full["']""", match.group(0).split("#")[0]):
                 notes.append("PROFILE set to full: graded in the smoke profile")
         cell.source = PROFILE_LINE.sub(r'\1PROFILE = "smoke"  # the grader runs the smoke profile', cell.source)
     nbformat.write(notebook, target)
@@ -414,8 +414,7 @@ def grade_folder(lab: str, submissions: pathlib.Path, *, labs_dir: pathlib.Path,
     hide = sorted({os.path.realpath(path) for path in [
         *(entry for entry in ROOT.iterdir() if entry.name not in grading_sandbox.KEPT_IN_ROOT),
         labs_dir, submissions, out.parent]})
-    base = pathlib.Path(tempfile.mkdtemp(prefix="medcnn-grading-"))
-    base.chmod(0o711)
+    base = grading_sandbox.make_base()
     slots: queue.Queue[int] = queue.Queue()
     for slot in range(max(1, int(jobs))):
         slots.put(slot)
