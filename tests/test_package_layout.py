@@ -288,8 +288,10 @@ def test_the_course_api_reaches_none_of_the_study_machinery():
 
 
 COURSE_CHAPTERS = ("datasets", "foundations")
-"""The chapters that teach with the course's tools (the study's chapters show its machinery; the
-pitfalls labs have their own package, medcnn.pitfalls)."""
+"""The chapters that teach with the course's tools (the study's chapters show its machinery)."""
+LESSON_PACKAGES = ("medcnn.pitfalls", "medcnn.transfer", "medcnn.related_work")
+"""One lesson's own code, imported by that lesson alone (the pitfalls labs, chapter 7's measured
+transfer learning, chapter 10's table of related work)."""
 
 
 def _top_level_names(path: Path) -> set[str]:
@@ -327,8 +329,7 @@ def test_the_course_api_has_every_name_the_chapters_use():
                                if not line.lstrip().startswith(("%", "!")))
             for node in ast.walk(ast.parse(source)):
                 if (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("medcnn")
-                        and not node.module.startswith((*MACHINERY, "medcnn.course", "medcnn.pitfalls",
-                                                        "medcnn.related_work"))):
+                        and not node.module.startswith((*MACHINERY, *LESSON_PACKAGES, "medcnn.course"))):
                     for alias in node.names:
                         if not (node.module == "medcnn.datasets" and alias.name in DATASET_KEYS):  # a record
                             wanted.setdefault(alias.name, f"{notebook.name}: from {node.module}")
