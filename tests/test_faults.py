@@ -326,6 +326,9 @@ def test_good_weights_files_are_kept(tmp_path):
 
 
 def test_cli_resume_continues_a_killed_run(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
     import keras
 
     from medcnn.datasets import get_dataset
@@ -336,9 +339,11 @@ def test_cli_resume_continues_a_killed_run(tmp_path, capsys, monkeypatch):
     assert main(common + ["--epochs", "3", "--out", str(tmp_path / "whole")]) == 0
 
     class Kill(keras.callbacks.Callback):
+        """A SIGTERM after the second epoch (``kill``, a cluster's time limit): handled as Ctrl-C (issue 23)."""
+
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 1:
-                raise KeyboardInterrupt
+                os.kill(os.getpid(), signal.SIGTERM)
 
     original_fit = keras.Model.fit
 
@@ -346,9 +351,11 @@ def test_cli_resume_continues_a_killed_run(tmp_path, capsys, monkeypatch):
         return original_fit(self, *arguments, callbacks=list(callbacks) + [Kill()], **keywords)
 
     monkeypatch.setattr(keras.Model, "fit", fit)
-    assert main(common + ["--epochs", "3", "--out", str(tmp_path / "killed")]) == 130
-    assert "--resume" in capsys.readouterr().err
+    assert main(common + ["--epochs", "3", "--out", str(tmp_path / "killed")]) == 143
+    error = capsys.readouterr().err
+    assert "medcnn train: terminated (SIGTERM); nothing half-written is kept" in error and "--resume" in error
     assert not (tmp_path / "killed" / "model.keras").exists()
+    assert not [path.name for path in (tmp_path / "killed").iterdir() if ".partial" in path.name]
     monkeypatch.setattr(keras.Model, "fit", original_fit)
     assert main(common + ["--epochs", "3", "--resume", "--out", str(tmp_path / "killed")]) == 0
     whole = pd.read_csv(tmp_path / "whole" / "history.csv")

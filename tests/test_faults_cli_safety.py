@@ -8,7 +8,6 @@ refused (it is never written).
 import os
 import socket
 import stat
-import threading
 import time
 
 import numpy as np
@@ -199,35 +198,38 @@ def test_a_link_loop_or_a_file_where_the_data_folder_belongs_is_named(tmp_path, 
 # --- SIGTERM is Ctrl-C: the resume state stays, exit 143 -----------------------------------------------------------
 
 
-def test_sigterm_keeps_the_resume_state_and_exits_143(dataset_root, tmp_path, capsys):
+def test_sigterm_is_handled_as_ctrl_c_nothing_half_written_and_exits_143(monkeypatch, tmp_path, capsys):
+    """SIGTERM in the middle of a write: the partial file is removed, one message, 143. (A training stopped by
+    SIGTERM, and resumed to the same history, is ``test_faults.py::test_cli_resume_continues_a_killed_run``.)"""
     import signal
 
-    from medcnn.training.resume import load_resume_state
+    import medcnn.cli as cli
+    from medcnn.files import atomic_path
 
-    out = tmp_path / "run"
-    state = out / "resume.npz"
+    target = tmp_path / "table.csv"
 
-    def terminate_after_the_first_epoch():
-        deadline = time.monotonic() + 120
-        while not state.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGTERM)
+    def killed_while_writing(arguments):
+        with atomic_path(target) as temporary:
+            temporary.write_text("half")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        return 0
 
     before = signal.getsignal(signal.SIGTERM)
-    killer = threading.Thread(target=terminate_after_the_first_epoch, daemon=True)
-    killer.start()
-    arguments = _train(dataset_root, out)
-    arguments[arguments.index("--epochs") + 1] = "200"
-    status = main(arguments)
-    killer.join()
-    error = capsys.readouterr().err.split("\r")[-1]  # after the decoding progress bar
-    assert status == 143, error
-    assert "medcnn train: terminated (SIGTERM); nothing half-written is kept" in error and "--resume" in error
-    assert "Traceback" not in error
-    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the command's only
-    resumed = load_resume_state(out)
-    assert resumed is not None and 1 <= resumed.epoch < 200
-    assert not [path.name for path in out.iterdir() if ".partial" in path.name]
+    monkeypatch.setattr(cli, "command_cite", killed_while_writing)
+    started = time.monotonic()
+    status = main(["cite", "--dataset", "retina"])
+    assert status == 143 and capsys.readouterr().err == (
+        "medcnn cite: terminated (SIGTERM); nothing half-written is kept\n")
+    assert time.monotonic() - started < 4
+    assert list(tmp_path.iterdir()) == [] and signal.getsignal(signal.SIGTERM) == before
+
+    def interrupted(arguments):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "command_cite", interrupted)
+    assert main(["cite", "--dataset", "retina"]) == 130
+    assert capsys.readouterr().err == "medcnn cite: interrupted; nothing half-written is kept\n"
 
 
 def test_the_exit_code_table_lists_sigterm_and_out_of_memory(capsys):
