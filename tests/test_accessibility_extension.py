@@ -21,6 +21,10 @@ import accessibility  # noqa: E402
 SIDEBAR = (
     '<ul class="nav bd-sidenav"><li class="toctree-l1"><a class="reference internal" href="../start/about.html">About</a></li>'
     '<li class="toctree-l1 has-children"><a class="reference internal" href="../foundations/index.html">Foundations &amp; maths</a>'
+    '<details><summary><span class="toctree-toggle" role="presentation"><i class="fa-solid fa-chevron-down"></i>'
+    "</span></summary><ul><li>...</li></ul></details></li>"
+    # the section of the page being read: its link is "current", to "#", and the section is open
+    '<li class="toctree-l1 current active has-children"><a class="current reference internal" href="#">Datasets</a>'
     '<details open="open"><summary><span class="toctree-toggle" role="presentation"><i class="fa-solid fa-chevron-down"></i>'
     "</span></summary><ul><li>...</li></ul></details></li></ul>"
 )
@@ -42,7 +46,7 @@ def test_each_sidebar_summary_is_named_after_its_section_from_text_or_parsed_tre
     for toctree in (SIDEBAR, BeautifulSoup(SIDEBAR, "html.parser")):  # the theme returns a BeautifulSoup tree
         wrapped = accessibility._wrap_toctree(lambda toctree=toctree, **_: toctree)
         summaries = BeautifulSoup(str(wrapped(kind="sidebar")), "html.parser").find_all("summary")
-        assert [summary.get("aria-label") for summary in summaries] == ["Pages in Foundations & maths"]
+        assert [summary.get("aria-label") for summary in summaries] == ["Pages in Foundations & maths", "Pages in Datasets"]
 
 
 def test_the_body_gets_list_items_and_no_empty_header_cells():

@@ -36,7 +36,7 @@ SIDEBAR_LANDMARK = ' role="complementary" aria-label="Course navigation"'
 
 # <a ...>Foundations</a><details ...><summary> in the sidebar's toctree (pydata-sphinx-theme)
 _UNNAMED_SUMMARY = re.compile(
-    r'(<a class="reference internal[^"]*"[^>]*>(?P<title>(?:(?!</a>).)*)</a><details[^>]*>)<summary>', re.DOTALL
+    r'(<a class="[^"]*\breference internal\b[^"]*"[^>]*>(?P<title>(?:(?!</a>).)*)</a><details[^>]*>)<summary>', re.DOTALL
 )
 _EMPTY_HEADER = re.compile(r"<th(?P<attributes>(?:\s[^>]*)?)>(?:\s|&nbsp;|&#160;|<p>\s*</p>)*</th>")
 _CITATION_ROLE = 'role="doc-biblioentry"'
@@ -48,6 +48,8 @@ def name_summaries(toctree_html: str) -> str:
     Example:
         >>> name_summaries('<a class="reference internal" href="x.html">Foundations</a><details><summary><span>')
         '<a class="reference internal" href="x.html">Foundations</a><details><summary aria-label="Pages in Foundations"><span>'
+        >>> name_summaries('<a class="current reference internal" href="#">Foundations</a><details open="open"><summary>')
+        '<a class="current reference internal" href="#">Foundations</a><details open="open"><summary aria-label="Pages in Foundations">'
     """
 
     def named(match: re.Match) -> str:
