@@ -195,8 +195,10 @@ FORCE:
 # Labs (labs/<lab>/<lab>.md, Otter-Grader): `make labs` writes each lab's student notebook and
 # autograder to _build/labs/<lab>/ and fails if a committed student copy labs/<lab>/student/ is out
 # of date; `make publish-labs` does the same and refreshes those copies (commit them);
-# `make grade LAB=<lab> SUBMISSIONS=<folder>` grades a folder of submissions into
-# _build/labs/<lab>/grades.csv, each notebook in its own process under a time limit.
+# `make grade LAB=<lab> SUBMISSIONS=<folder> [JOBS=2]` grades a folder of submissions into
+# _build/labs/<lab>/grades/ (grades.csv, feedback/, manual.csv), rebuilding the lab first when its
+# source changed; each notebook runs sandboxed (tools/grading_sandbox.py: as root, its own user
+# and namespaces) and the hidden tests run in the grader.
 setup-labs: $(VENV)/.installed-labs
 
 labs: setup-labs
@@ -207,11 +209,11 @@ publish-labs: setup-labs
 
 grade: setup-labs
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=<lab> SUBMISSIONS=<folder of notebooks>"; exit 2; }
-	test -f _build/labs/$(LAB)/autograder/autograder.zip || $(PYTHON) tools/labs.py $(LAB)
-	$(PYTHON) tools/labs_grade.py --lab $(LAB) --submissions $(SUBMISSIONS)
+	$(PYTHON) tools/labs_grade.py --lab $(LAB) --submissions $(SUBMISSIONS) $(if $(JOBS),--jobs $(JOBS))
 
 test-labs: labs
-	MEDCNN_LABS_BUILT=1 tools/timed.sh "labs tests" $(PYTHON) -m pytest -q tests/test_labs.py -m labs --durations=10
+	MEDCNN_LABS_BUILT=1 tools/timed.sh "labs tests" $(PYTHON) -m pytest -q tests/test_labs.py tests/test_labs_attacks.py \
+	  -m labs --durations=10
 
 clean:
 	rm -rf _build runs
