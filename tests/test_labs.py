@@ -42,7 +42,7 @@ WRONG_ANSWERS = {
     "measuring": ("q1", {"glioma_precision": 23 / 28}, "recall"),
     "convolution": ("q1", {"conv_output_size": lambda size, kernel_size, stride=1, padding=0: size - kernel_size},
                     "(6 - 3) / 1 + 1"),
-    "adam": ("q1", {"steps_per_epoch": 7}, "half batch"),
+    "adam": ("q1", {"steps_per_epoch": 7}, "left over"),
     "brain_tumor": ("q1", {"num_patients": 18, "most_images_one_patient": 3, "index": list(range(18))},
                     "fewer patients than images"),
     "covid19": ("q2", {"class_weights": [3.0, 2.0, 1.0]}, "rarest class"),
@@ -256,6 +256,46 @@ macro_f1 = accuracy
 q5_choice, q5_reason = "d", "ImageNet weights come from photographs, so the network looks at the wrong things."
 """,
     },
+    "leakage": {
+        "slices_not_patients": """
+num_patients = len(index)
+slices_per_patient = 1
+def count_shared_patients(manifest):
+    return int((manifest["subset"] == "test").sum())
+slice_manifest = make_splits(index, strategy="stratified", fractions=(0.6, 0.1, 0.3), seed=0)
+patient_manifest = make_splits(index, strategy="stratified", fractions=(0.6, 0.1, 0.3), seed=1)
+leaked_by_slice = count_shared_patients(slice_manifest)
+leaked_by_patient = count_shared_patients(patient_manifest)
+slice_accuracy = fit_and_score(slice_manifest)
+patient_accuracy = fit_and_score(patient_manifest)
+gap_points = 100 * (slice_accuracy - patient_accuracy)
+q4_choice, q4_reason = "a", "The split by slice tests slices of every patient, so it covers all of them."
+""",
+        "validation_ignored_wrong_axis": """
+num_patients = int(index["patient_id"].nunique())
+slices_per_patient = int(index.groupby("label").size().max())
+def count_shared_patients(manifest):
+    test = set(manifest.loc[manifest["subset"] == "test", "patient_id"])
+    return len(test & set(manifest.loc[manifest["subset"] == "train", "patient_id"]))
+slice_manifest = make_splits(index, strategy="stratified", fractions=(0.6, 0.1, 0.3), seed=0)
+patient_manifest = make_splits(index, strategy="grouped", fractions=(0.6, 0.1, 0.3), seed=0)
+leaked_by_slice = count_shared_patients(slice_manifest)
+leaked_by_patient = count_shared_patients(patient_manifest)
+slice_accuracy = fit_and_score(patient_manifest)
+patient_accuracy = fit_and_score(slice_manifest)
+gap_points = slice_accuracy - patient_accuracy
+q4_choice, q4_reason = "c", "Each split is biased one way, so the mean of the two cancels both biases."
+""",
+        "hard_coded": """
+num_patients, slices_per_patient = 18, 8
+def count_shared_patients(manifest):
+    return 0
+leaked_by_slice, leaked_by_patient = 0, 0
+slice_accuracy, patient_accuracy = 0.99, 0.33
+gap_points = 66.0
+q4_choice, q4_reason = "d", "The model saw every patient in training, so training accuracy is what counts."
+""",
+    },
     "retina": {
         "softmax_zero_based_epoch": """
 subset_sizes = {"train": len(index), "val": 0, "test": 0}
@@ -389,8 +429,9 @@ def _bad_submissions(folder: pathlib.Path, solution: pathlib.Path) -> None:
 @pytest.fixture(scope="module")
 def grades(built, tmp_path_factory):
     """{lab: {file: row}} from grading each lab's solution, untouched student notebook and wrong corpus."""
-    table = {}
-    for lab in LABS:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def grade(lab):
         folder = FOLDERS[lab] = tmp_path_factory.mktemp(f"submissions-{lab}")
         shutil.copyfile(built / lab / "autograder" / f"{lab}.ipynb", folder / "solution.ipynb")
         shutil.copyfile(built / lab / "student" / f"{lab}.ipynb", folder / "student.ipynb")
@@ -406,8 +447,11 @@ def grades(built, tmp_path_factory):
         with out.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         assert list(rows[0])[:7] == ["student", "file", "score", "manual", "total", "possible", "reason"]
-        table[lab] = {row["file"]: row for row in rows}
-    return table
+        return lab, {row["file"]: row for row in rows}
+
+    # Two labs at a time, two notebooks each: most of a notebook's time is waiting on a kernel.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(grade, LABS))
 
 
 def test_at_least_six_labs_with_four_to_eight_questions(built):
@@ -547,7 +591,7 @@ def test_bad_submissions_are_stopped_and_scored(grades):
 
 def test_grade_command_needs_a_built_lab(tmp_path):
     with pytest.raises(SystemExit, match="make labs"):
-        labs_grade.grade_folder("measuring", tmp_path, labs_dir=tmp_path / "nowhere")
+        labs_grade.grade_folder("measuring", tmp_path, labs_dir=tmp_path / "nowhere", build=False)
 
 
 def test_labs_page_lists_every_lab_with_working_links():

@@ -106,6 +106,28 @@ def sandbox_user(slot: int) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def claim_slot(first: int = 0, *, limit: int = 64):
+    """Claim a grading user no other grader on this machine uses now: ``(slot, lock)``; close ``lock`` to free it.
+
+    Two graders at once (two instructors, two CI jobs) must not share a user: a sandbox's end
+    kills every process of its user. A slot is held through an exclusive ``flock`` on
+    ``/run/lock/medcnn-grader-<slot>.lock`` (or in /tmp), which the system frees if the grader dies.
+    """
+    import fcntl
+
+    folder = "/run/lock" if os.access("/run/lock", os.W_OK) else "/tmp"
+    for offset in range(limit):
+        slot = (first + offset) % limit
+        lock = open(os.path.join(folder, f"{USER_PREFIX}{slot}.lock"), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        return slot, lock
+    raise SandboxError(f"all {limit} grading users are busy: too many graders at once on this machine")
+
+
 def protection(as_root: bool | None = None) -> str:
     """One line saying what the sandbox protects on this system (printed by the grader)."""
     as_root = is_root() if as_root is None else as_root
@@ -639,7 +661,11 @@ def supervise(config: dict) -> int:
          "--cell-timeout", str(config["cell_timeout"]), "--max-output", str(config["max_output"])],
         cwd=work, env=environment, preexec_fn=become_user, stdin=0, stdout=1, stderr=2,
     )
-    return process.wait()
+    code = process.wait()
+    if code != 0:
+        reason = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        sys.stderr.write(f"sandbox: the runner ended with {reason}\n")
+    return code
 
 
 # ---------------------------------------------------------------- the grader's side (trusted)
@@ -710,6 +736,7 @@ class Sandbox:
         self.uid = None
         self.buffer = b""
         self.namespaces = False
+        self.slot_lock = None
 
     # -- life cycle
     def __enter__(self):
@@ -724,6 +751,7 @@ class Sandbox:
         self.namespaces = namespaces_available(root)
         gid = None
         if root:
+            self.slot, self.slot_lock = claim_slot(self.slot)
             self.uid, gid = sandbox_user(self.slot)
         self.scratch = pathlib.Path(os.path.realpath(self.base)) / f"slot-{self.slot}-{os.urandom(4).hex()}"
         self.scratch.mkdir(mode=0o700)
@@ -781,6 +809,9 @@ class Sandbox:
             self.process.stdout.close()
         if self.uid is not None:
             kill_user_processes(self.uid)
+        if self.slot_lock is not None:
+            self.slot_lock.close()  # the slot's user is free for the next sandbox
+            self.slot_lock = None
         if self.scratch is not None:
             pathlib.Path(str(self.scratch) + ".log").unlink(missing_ok=True)
             shutil.rmtree(self.scratch, ignore_errors=True)
