@@ -284,7 +284,7 @@ def test_published_layouts_and_charts():
     # honest axes: every chart of a share starts at 0, and its legend sits outside the axes (never over a bar)
     for figure in (plot_published_batch_size("retina"), plot_published_learning_rate(),
                    plot_published_per_class("covid19", change="augment")):
-        assert all(axes.get_ylim() == (0.0, 1.0) and axes.get_legend() is None for axes in figure.axes)
+        assert all(axes.get_ylim()[0] == 0.0 and axes.get_legend() is None for axes in figure.axes)
         assert len(figure.legends) == 1 and "from 0" in figure._suptitle.get_text()
     # series differ by hatch as well as colour
     hatches = {patch.get_hatch() for patch in plot_published_batch_size("retina").axes[0].patches}

@@ -105,7 +105,7 @@ def _bars(axes, labels, series: dict, *, ylabel):
                  hatch=HATCHES[number % len(HATCHES)], edgecolor="white", linewidth=0)
     axes.set_xticks(positions, [str(label) for label in labels])
     axes.set_ylabel(ylabel)
-    axes.set_ylim(0, 1.0)
+    axes.set_ylim(0, 1.04)  # room above 1.0 for the caps of a perfect class's interval
     axes.set_yticks(np.linspace(0, 1, 6))
     axes.grid(axis="y", alpha=0.3)
 
