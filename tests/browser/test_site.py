@@ -129,11 +129,13 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 FAILING_IMPACTS = {"serious", "critical"}
 
 # One page load, one script: axe-core with every rule but color-contrast on the whole page; then
-# color-contrast on one element of each kind of text (same path of tags, classes and inline
-# style from <body>, same computed colour, background, font and opacity). A chapter's thousands
-# of syntax-highlighted tokens are a few dozen kinds, and color-contrast, which works out each
-# element's background, took most of axe's time (a chapter: ~25 s of ~30 s on a busy machine).
-# Then the census of the article's images and their alt text.
+# color-contrast on one element of each kind of text: same tag, classes and inline style, same
+# computed colour, font size and weight, opacity and shadow, and the same backdrop (each
+# ancestor with a background, up to the first opaque one). A chapter's thousands of
+# syntax-highlighted tokens are a few dozen kinds, and color-contrast, which works out each
+# element's background, took most of axe's time (a dataset chapter: ~25 s of ~30 s on a busy
+# machine, ~1 s this way; on the site before issue 28 it found every failing kind the full
+# rule found). Then the census of the article's images and their alt text.
 AUDIT = """async (tags) => {
   const summary = (violations) => violations.map((violation) => ({
     id: violation.id, impact: violation.impact, help: violation.help, count: violation.nodes.length,
@@ -141,14 +143,19 @@ AUDIT = """async (tags) => {
   const page = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
                                         rules: {"color-contrast": {enabled: false}}});
   const kinds = new Map();
+  const describe = (node) => `${node.tagName}.${[...node.classList].sort().join(".")}[${node.getAttribute("style") || ""}]`;
   for (const element of document.body.querySelectorAll("*")) {
     if (![...element.childNodes].some((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim())) continue;
-    let path = "";
-    for (let node = element; node && node !== document.body; node = node.parentElement) {
-      path = `${node.tagName}.${[...node.classList].sort().join(".")}[${node.getAttribute("style") || ""}]>${path}`;
+    const backdrop = [];
+    for (let node = element; node; node = node.parentElement) {
+      const style = getComputedStyle(node);
+      if (style.backgroundImage === "none" && style.backgroundColor === "rgba(0, 0, 0, 0)") continue;
+      backdrop.push(`${describe(node)}:${style.backgroundColor}:${style.backgroundImage}`);
+      if (style.backgroundImage !== "none" || style.backgroundColor.startsWith("rgb(")) break;  // opaque
     }
     const style = getComputedStyle(element);
-    const key = [path, style.color, style.backgroundColor, style.fontSize, style.fontWeight, style.opacity].join("|");
+    const key = [describe(element), backdrop.join("/"), style.color, style.fontSize, style.fontWeight,
+                 style.opacity, style.textShadow].join("|");
     if (!kinds.has(key)) kinds.set(key, element);
   }
   const contrast = kinds.size === 0 ? {violations: []} : await axe.run(
