@@ -12,12 +12,13 @@ export MPLBACKEND ?= Agg
 # package, direct or indirect, to one version), so two machines get the same stack. A venv that
 # already holds them (a dry run of pip would install nothing but medcnn itself) is left alone:
 # a newer requirements file or lock only reinstalls when the versions it asks for differ from
-# what is installed, or when code/pyproject.toml changed (medcnn's own metadata).
+# what is installed, or when code/pyproject.toml changed (medcnn's own metadata); a venv without
+# its stamp (a fresh clone) installs straight away.
 LOCK := requirements.lock
 PIP_VERSION ?= 26.3
 # $(call locked_install,<what is installed>,<pip arguments: -r files>)
 define locked_install
-	@if [ -z "$(filter code/pyproject.toml,$?)" ] && $(PYTHON) -c "import medcnn" 2>/dev/null \
+	@if [ -e $@ ] && [ -z "$(filter code/pyproject.toml,$?)" ] && $(PYTHON) -c "import medcnn" 2>/dev/null \
 	  && dry=$$($(PYTHON) -m pip install --dry-run $(2) -c $(LOCK) 2>&1) \
 	  && ! printf '%s\n' "$$dry" | sed -n 's/^Would install //p' | tr ' ' '\n' | grep -v '^medcnn-' | grep -q . ; then \
 	  echo "$(VENV) already holds $(1) at the lock's versions: nothing to install"; \
