@@ -47,6 +47,7 @@ WRONG_ANSWERS = {
                     "fewer patients than images"),
     "covid19": ("q2", {"class_weights": [3.0, 2.0, 1.0]}, "rarest class"),
     "shortcut": ("q1", {"marker_share_diseased": 0.05, "marker_share_healthy": 0.95}, "train.labels == 1"),
+    "leakage": ("q2", {"leaked_by_slice": 0, "leaked_by_patient": 0}, "leaks more patients"),
     "retina": ("q2", {"output_units": 1, "output_activation": "softmax", "loss_name": "binary_crossentropy"},
                "softmax over one unit"),
 }
@@ -634,3 +635,38 @@ def test_a_notebook_that_never_calls_the_checks_is_noted(built, tmp_path):
     assert expected == [f"q{number}" for number in range(1, len(expected) + 1)]
     problem, notes = labs_grade.inspect_submission(tmp_path / "no_checks.ipynb", expected)
     assert problem is None and any("never calls the checks" in note for note in notes), notes
+
+
+def test_grading_enforces_the_smoke_profile(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('import os\nPROFILE = "full"  # as the lab text suggests for a real run\nprint(PROFILE)'),
+        nbformat.v4.new_code_cell('import otter\ngrader = otter.Notebook(tests_dir="tests/measuring")'),
+        nbformat.v4.new_code_cell('grader.check("q1")'),
+    ])
+    nbformat.write(notebook, tmp_path / "full.ipynb")
+    notes = labs_grade.prepare_notebook(tmp_path / "full.ipynb", tmp_path / "prepared.ipynb")
+    prepared = nbformat.read(tmp_path / "prepared.ipynb", as_version=4)
+    assert notes == ["PROFILE set to full: graded in the smoke profile"]
+    assert 'PROFILE = "smoke"' in prepared.cells[0].source and '"full"' not in prepared.cells[0].source.split("#")[0]
+    assert "otter" not in prepared.cells[1].source and 'grader.check("q1")' not in prepared.cells[2].source
+    default = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        'PROFILE = os.environ.get("MEDCNN_PROFILE", "smoke")  # "smoke" or "full"')])
+    nbformat.write(default, tmp_path / "default.ipynb")
+    assert labs_grade.prepare_notebook(tmp_path / "default.ipynb", tmp_path / "prepared.ipynb") == []
+
+
+def test_a_lab_whose_source_changed_is_rebuilt_before_grading(built, tmp_path):
+    labs_dir = tmp_path / "labs"
+    shutil.copytree(built / CHEAP_LAB, labs_dir / CHEAP_LAB)
+    (labs_dir / CHEAP_LAB / "grades").mkdir()
+    (labs_dir / CHEAP_LAB / "grades" / "grades.csv").write_text("kept\n")
+    assert labs_grade.ensure_built(CHEAP_LAB, labs_dir) == labs_dir / CHEAP_LAB / "autograder"
+    stamp = labs_dir / CHEAP_LAB / "source.sha256"
+    untouched = (labs_dir / CHEAP_LAB / "autograder" / "tests" / "q1.py").stat().st_mtime_ns
+    assert (labs_dir / CHEAP_LAB / "autograder" / "tests" / "q1.py").stat().st_mtime_ns == untouched
+    stamp.write_text("a source from before\n")  # as if labs/measuring/measuring.md had changed since the build
+    (labs_dir / CHEAP_LAB / "autograder" / "tests" / "q1.py").write_text("stale")
+    labs_grade.ensure_built(CHEAP_LAB, labs_dir)
+    assert stamp.read_text().strip() == labs.source_digest(labs.lab_sources()[CHEAP_LAB])
+    assert "test_q1_4" in (labs_dir / CHEAP_LAB / "autograder" / "tests" / "q1.py").read_text()
+    assert (labs_dir / CHEAP_LAB / "grades" / "grades.csv").read_text() == "kept\n", "a rebuild keeps the grades"

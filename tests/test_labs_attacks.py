@@ -1,7 +1,7 @@
 """Hostile submissions: each attack of issue 22, added to the blank student notebook, gains nothing.
 
-One grading run (the cheapest lab, two at a time) of the solution, the blank notebook and five
-attack notebooks that together do everything issue 22 saw a submission do: rewrite the hidden
+One grading run (the cheapest lab, two at a time) of the solution and five attack notebooks (each
+the blank student notebook plus an attack) that together do everything issue 22 saw a submission do: rewrite the hidden
 tests, the lab's source, the tools, the other submissions and the grades; patch Otter's checker
 and pre-fill its records; find the solution through ``/proc/<pid>/cmdline`` and the course's
 folders and run it; copy a classmate's notebook; leave a detached process that edits the grades
@@ -236,9 +236,10 @@ def attacked(tmp_path_factory):
     out = work / "grades" / "grades.csv"
     private_tmp = work / "tmp"
     private_tmp.mkdir()
+    # The solution beside the attacks: it must still score full marks (the blank notebook's 0 is
+    # checked in test_labs.py; each attack below is the blank notebook plus the attack).
     shutil.copyfile(labs_dir / LAB / "autograder" / f"{LAB}.ipynb", submissions / "solution.ipynb")
     blank = labs_dir / LAB / "student" / f"{LAB}.ipynb"
-    shutil.copyfile(blank, submissions / "blank.ipynb")
     paths = {"root": str(ROOT), "labs_dir": str(labs_dir), "submissions": str(submissions), "out": str(out.parent),
              "tmp": str(private_tmp)}
     for name, code in ATTACKS.items():
@@ -264,7 +265,6 @@ def attacked(tmp_path_factory):
 def test_every_attack_gains_nothing(attacked):
     rows = attacked["rows"]
     assert float(rows["solution.ipynb"]["score"]) == float(rows["solution.ipynb"]["possible"]) == 9, rows["solution.ipynb"]
-    assert float(rows["blank.ipynb"]["score"]) == 0, rows["blank.ipynb"]
     for name in ATTACKS:
         row = rows[f"{name}.ipynb"]
         assert float(row["score"]) == 0, (name, row)
@@ -313,15 +313,15 @@ def test_earlier_grades_kept_and_manual_marks_merged(attacked):
     with out.open(newline="") as handle:
         rows = {row["file"]: row for row in csv.DictReader(handle)}
     assert rows["solution.ipynb"]["manual"] == "0.5" and rows["solution.ipynb"]["total"] == "9.5"
-    assert rows["blank.ipynb"]["manual"] == "" and rows["blank.ipynb"]["total"] == "0.0"
+    assert rows["attack_tamper_files.ipynb"]["manual"] == "" and rows["attack_tamper_files.ipynb"]["total"] == "0.0"
     assert {name: row["score"] for name, row in rows.items()} == {name: row["score"] for name, row in attacked["rows"].items()}
 
 
 def test_a_killed_grader_loses_no_row_and_leaves_no_process(attacked, tmp_path):
     submissions = tmp_path / "submissions"
     submissions.mkdir()
-    shutil.copyfile(attacked["submissions"] / "blank.ipynb", submissions / "a_first.ipynb")
-    notebook = nbformat.read(attacked["submissions"] / "blank.ipynb", as_version=4)
+    (submissions / "a_first.ipynb").write_text("not a notebook")  # graded at once: its row is written first
+    notebook = nbformat.read(attacked["labs_dir"] / LAB / "student" / f"{LAB}.ipynb", as_version=4)
     notebook.cells.insert(4, nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.1)"))
     nbformat.write(notebook, submissions / "b_endless.ipynb")
     out = tmp_path / "grades" / "grades.csv"
