@@ -287,7 +287,7 @@ def run_experiment(
         for source, (lower, upper, _, _) in sources.items():
             pool_lower = keras.ops.convert_to_numpy(lower(pool.images, training=False))
             pool_features[source] = (pool_lower, keras.ops.convert_to_numpy(upper(pool_lower, training=False)))
-        scratch_start = [weights for part in (build_backbone(image_size=image_size, seed=seed),) for weights in part.get_weights()]
+        scratch_start = build_backbone(image_size=image_size, seed=seed).get_weights()
         for count in per_class:
             indices = first_per_class(pool.labels, count)
             labels = pool.labels[indices]
