@@ -42,7 +42,7 @@ from medcnn.training.precision import configure_precision
 
 def split_step(config: RunConfig, *, root: Path, run_dir: Path, manifest=None, resume: bool = False,
                progress: bool = True) -> pd.DataFrame:
-    """The run's split: ``manifest`` if given, the resumed run's own, else the dataset's rule; written to the folder.
+    """The run's split: ``manifest`` if given, the resumed run's own, else the dataset's rule (the caller writes it).
 
     Example:
         >>> manifest = split_step(config, root=root, run_dir=run_dir)  # doctest: +SKIP
@@ -52,7 +52,6 @@ def split_step(config: RunConfig, *, root: Path, run_dir: Path, manifest=None, r
     if manifest is None:
         index = load_index(config.dataset, root, progress=progress)
         manifest = split_index(index, dataset=config.dataset, strategy=config.split, seed=config.seed)
-    write_manifest(manifest, run_dir / "manifest.csv")
     return manifest
 
 
@@ -172,8 +171,9 @@ def train_and_evaluate(
         save_models: write ``model.keras``, the best-model checkpoints and the resume state
             (``False`` for runs that are redone rather than resumed, such as the study's:
             then ``evaluate_run`` cannot reload the run).
-        overwrite: clear ``out`` first when it holds another run (without it, such a folder
-            is refused; see :func:`medcnn.run_folder.claim_run_folder`).
+        overwrite: clear ``out`` first when it holds another run that medcnn marked as its own
+            (without it, such a folder is refused; a folder without the mark is never emptied; see
+            :func:`medcnn.run_folder.claim_run_folder`).
 
     Example:
         >>> import tempfile
@@ -186,18 +186,23 @@ def train_and_evaluate(
     config = config.resolved(profile)
     root = Path(root)
     run_dir = Path(out)
-    claim_run_folder(run_dir, config, root=root, resume=resume, overwrite=overwrite)  # one run per folder
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # One run per folder: a folder holding another run is refused before any work, but the folder is
+    # claimed (marked, its record written) only once the data has been indexed and split without error,
+    # so a run that fails its data checks leaves nothing that would block a rerun with other settings.
+    claim_run_folder(run_dir, config, root=root, resume=resume, overwrite=overwrite, mark=False)
     timings = {}
     started = time.perf_counter()
     banner = profile.banner(epochs=config.epochs)
     if verbose:
         print(banner)
-    write_json(run_dir / "config.json", config.to_dict())
-    write_json(run_dir / "run.json", {"root": str(root.resolve()), "cache_dir": str(cache_dir) if cache_dir else None})
-
     manifest = split_step(config, root=root, run_dir=run_dir, manifest=manifest, resume=resume, progress=progress)
     timings["index_and_split_seconds"] = time.perf_counter() - started
+
+    claim_run_folder(run_dir, config, root=root, resume=resume)  # the data is valid: mark the folder as this run's
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config.to_dict())
+    write_json(run_dir / "run.json", {"root": str(root.resolve()), "cache_dir": str(cache_dir) if cache_dir else None})
+    write_manifest(manifest, run_dir / "manifest.csv")
 
     step = time.perf_counter()
     cache, manifest, class_names, (train, validation, test) = cache_step(

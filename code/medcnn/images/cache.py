@@ -35,7 +35,9 @@ from medcnn.files import (
 )
 from medcnn.images import decode
 
-CACHE_FORMAT_VERSION = 1
+# 2: images are decoded with their EXIF orientation applied (a cache written by version 1 holds them
+# unrotated), so version-1 caches are never served again.
+CACHE_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
