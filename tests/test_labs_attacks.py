@@ -327,7 +327,10 @@ def test_a_killed_grader_loses_no_row_and_leaves_no_process(attacked, tmp_path):
     out = tmp_path / "grades" / "grades.csv"
     command = [sys.executable, str(ROOT / "tools" / "labs_grade.py"), "--lab", LAB, "--submissions", str(submissions),
                "--labs-dir", str(attacked["labs_dir"]), "--out", str(out), "--cell-timeout", "60"]
-    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "TMPDIR": str(temporary)})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out.is_file() and "a_first" in out.read_text()):
         time.sleep(0.5)
@@ -339,3 +342,13 @@ def test_a_killed_grader_loses_no_row_and_leaves_no_process(attacked, tmp_path):
     assert [row["file"] for row in rows] == ["a_first.ipynb"] and rows[0]["score"] == "0.0"
     time.sleep(1)
     assert _sandbox_processes() == [], "the sandbox dies with the grader"
+    left = list(temporary.iterdir())
+    assert [path.name.split("-")[2] for path in left] == [str(grader.pid)], left  # the killed grader's folder only
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(temporary)
+    try:
+        base = grading_sandbox.make_base()  # the next grader removes what a killed one left
+    finally:
+        tempfile.tempdir = saved
+    assert list(temporary.iterdir()) == [base]
+    base.rmdir()

@@ -242,7 +242,8 @@ def grade_one(path: pathlib.Path, *, lab: str, questions: dict, expected_checks:
         row["reason"] = problem
         return row, [f"Not graded: {problem}."], {}
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="medcnn-prepare-") as folder:
+    # Inside the grader's base folder: removed with it, or by the next grader if this one is killed.
+    with tempfile.TemporaryDirectory(prefix="prepare-", dir=base) as folder:
         prepared = pathlib.Path(folder) / "submission.ipynb"
         notes += prepare_notebook(path, prepared)
         box = grading_sandbox.Sandbox(prepared, base=base, hide=hide, slot=slot, cell_timeout=cell_timeout,
