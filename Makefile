@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: lock colab-drift release book-key setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
+.PHONY: lock colab-drift release book-key setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-colab-labs test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
 
 # Every install takes its versions from requirements.lock (pip's -c: the lock constrains each
 # package, direct or indirect, to one version), so two machines get the same stack. A venv that
@@ -164,7 +164,7 @@ COLAB_CHAPTERS ?= book/datasets/brain_tumor.ipynb book/datasets/covid19.ipynb bo
 # Tests of the site and the repository's tooling (Sphinx, the notebook generator, workflows), not of
 # what runs on Colab: they need the book's stack, which Colab does not have.
 COLAB_SKIP_TESTS ?= browser test_book.py test_notebooks_sync.py test_colab_notebooks.py test_workflows.py \
-  test_lock.py test_release.py test_colab_freeze.py
+  test_lock.py test_release.py test_colab_freeze.py test_labs.py test_labs_attacks.py test_labs_colab.py
 
 $(COLAB_VENV)/.installed: requirements-colab.txt
 	test -x $(COLAB_VENV)/bin/python || python3 -m venv $(COLAB_VENV)
@@ -172,7 +172,7 @@ $(COLAB_VENV)/.installed: requirements-colab.txt
 	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
 	touch $@
 
-test-colab: test-colab-units test-colab-chapters
+test-colab: test-colab-units test-colab-chapters test-colab-labs
 
 $(COLAB_VENV)/.medcnn: $(COLAB_VENV)/.installed FORCE
 	$(COLAB_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps ./code
@@ -182,6 +182,11 @@ $(COLAB_VENV)/.medcnn: $(COLAB_VENV)/.installed FORCE
 test-colab-units: $(COLAB_VENV)/.medcnn
 	$(COLAB_VENV)/bin/python -m pytest -q tests -m "not integration and not browser" -p no:cacheprovider \
 	  $(addprefix --ignore=tests/,$(COLAB_SKIP_TESTS))
+
+# The labs' install cell on Colab's stack: Otter-Grader installed without replacing Colab's ipywidgets
+# or wrapt, and grader.check scoring a right and a wrong answer (it installs packages: here only).
+test-colab-labs: $(COLAB_VENV)/.medcnn
+	$(COLAB_VENV)/bin/python -m pytest -q tests/test_labs_colab.py -m colab_stack -p no:cacheprovider
 
 test-colab-chapters: $(COLAB_VENV)/.medcnn
 	@for notebook in $(COLAB_CHAPTERS); do \
