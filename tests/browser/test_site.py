@@ -1,4 +1,6 @@
-"""The built course site, opened in headless Chromium: every page in the toc renders and works.
+"""The built course site, opened in headless Chromium: every page in the toc renders and works,
+and is accessible (axe-core finds no serious or critical WCAG 2.1 A/AA violation; every figure has
+alt text a person wrote: issue 28, book/start/accessibility.md).
 
 Run with ``pytest tests/browser -m browser`` (add ``MEDCNN_BOOK_BUILT=1`` to reuse a fresh
 ``_build/html``). Requests that leave the local server are blocked, so the check is the same
