@@ -137,13 +137,16 @@ FAILING_IMPACTS = {"serious", "critical"}
 # syntax-highlighted tokens are a few dozen kinds, and color-contrast, which works out each
 # element's background, took most of axe's time (a dataset chapter: ~25 s of ~30 s on a busy
 # machine, ~1 s this way; on the site before issue 28 it found every failing kind the full
-# rule found). Then the census of the article's images and their alt text.
-AUDIT = """async (tags) => {
+# rule found). A kind already checked on an earlier page (the theme's, the code's, the prose's:
+# most of them) is not checked again: a failing kind is reported on the first page that has it.
+# Then the census of the article's images and their alt text.
+AUDIT = """async ([tags, checkedKinds]) => {
   const summary = (violations) => violations.map((violation) => ({
     id: violation.id, impact: violation.impact, help: violation.help, count: violation.nodes.length,
     targets: violation.nodes.slice(0, 3).map((node) => node.target.join(" "))}));
   const page = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
                                         rules: {"color-contrast": {enabled: false}}});
+  const checked = new Set(checkedKinds);
   const kinds = new Map();
   const describe = (node) => `${node.tagName}.${[...node.classList].sort().join(".")}[${node.getAttribute("style") || ""}]`;
   for (const element of document.body.querySelectorAll("*")) {
@@ -158,13 +161,13 @@ AUDIT = """async (tags) => {
     const style = getComputedStyle(element);
     const key = [describe(element), backdrop.join("/"), style.color, style.fontSize, style.fontWeight,
                  style.opacity, style.textShadow].join("|");
-    if (!kinds.has(key)) kinds.set(key, element);
+    if (!checked.has(key) && !kinds.has(key)) kinds.set(key, element);
   }
   const contrast = kinds.size === 0 ? {violations: []} : await axe.run(
     {include: [...kinds.values()]}, {runOnly: {type: "rule", values: ["color-contrast"]}, resultTypes: ["violations"]});
   const images = [...document.querySelectorAll("article.bd-article img")].map((image) => ({
     src: image.getAttribute("src") || "", alt: image.getAttribute("alt")}));
-  return {violations: summary([...page.violations, ...contrast.violations]), images};
+  return {violations: summary([...page.violations, ...contrast.violations]), images, kinds: [...kinds.keys()]};
 }"""
 
 
@@ -178,12 +181,17 @@ def _axe_script() -> str | None:
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
 
+_CONTRAST_KINDS_CHECKED: set[str] = set()
+
+
 def _audit_accessibility(page) -> dict | None:
     """axe-core's violations and the article's images (src, alt) on the page as it is loaded."""
     if _axe_script() is None:
         return None  # the accessibility tests skip, saying so; the page's other checks still run
     page.evaluate(_axe_script())
-    return page.evaluate(AUDIT, AXE_TAGS)
+    audit = page.evaluate(AUDIT, [AXE_TAGS, sorted(_CONTRAST_KINDS_CHECKED)])
+    _CONTRAST_KINDS_CHECKED.update(audit.pop("kinds"))
+    return audit
 
 
 def _audits_of_every_page(accessibility_audits: dict, browser_context, site_url: str) -> dict:
