@@ -154,7 +154,7 @@ def _report_markdown(metrics: dict, *, table, note, config, figures: dict) -> st
         "confusion_matrix_normalized": "Confusion matrix normalised by true class; the diagonal is each class's recall",
         "roc_curves": "ROC curves with the area under each curve",
         "learning_curves": "Loss and accuracy per epoch for training and validation",
-        "prediction_grid": "Sample test images with true class, predicted class and probability; mistakes in red",
+        "prediction_grid": "Sample test images with true class, predicted class and probability; mistakes marked WRONG with a thick frame",
     }
     headings = {
         "confusion_matrix": None,
