@@ -36,6 +36,7 @@ This file is also the supervisor's and runner's program (``--supervise``, ``--ru
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import pathlib
@@ -624,10 +625,21 @@ def supervise(config: dict) -> int:
                     _mount("hidden", str(path), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=000,size=4k")
                 elif path.exists():
                     _mount("/dev/null", str(path), None, MS_BIND)
-            for private in ("/var/tmp", "/dev/shm"):
-                if os.path.isdir(private):
-                    _mount("private", private, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
-            _mount("private", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
+            # What the runner needs (the Python installation, the course's package) may itself lie in a
+            # folder made private below (a checkout under /tmp, as CI's clones are): it is opened now and
+            # mounted back read-only at its place on the private folder, so nothing else of it shows.
+            private_folders = [folder for folder in ("/var/tmp", "/dev/shm", "/tmp") if os.path.isdir(folder)]
+            kept = [pathlib.Path(path) for path in config.get("keep", [])
+                    if any(pathlib.Path(path).is_relative_to(folder) for folder in private_folders)
+                    and os.path.isdir(path)]
+            kept_descriptors = [os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in kept]
+            for private in private_folders:
+                size = "512m" if private == "/tmp" else "64m"
+                _mount("private", private, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
+            for path, descriptor in zip(kept, kept_descriptors):
+                path.mkdir(parents=True, exist_ok=True)
+                _bind_read_only(descriptor, str(path))
+                os.close(descriptor)
             os.mkdir(SCRATCH_MOUNT, 0o755)
             _bind_read_only(scratch_fd, SCRATCH_MOUNT, writable=True)
         except OSError as error:
@@ -770,7 +782,14 @@ class Sandbox:
                     os.chown(os.path.join(folder, name), self.uid, gid)
         # The Python installation the runner needs, where it lies in a folder the user cannot enter.
         expose = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})
-        config = {"scratch": str(self.scratch), "hide": self.hide, "expose": expose, "uid": self.uid, "gid": gid,
+        # ... and, where they lie in a temporary folder the sandbox makes private, these are mounted back:
+        # the installation and the folder the course's package is imported from (an editable install).
+        keep = set(expose)
+        package = importlib.util.find_spec("medcnn")
+        if package is not None and package.origin:
+            keep.add(os.path.realpath(pathlib.Path(package.origin).parent.parent))
+        config = {"scratch": str(self.scratch), "hide": self.hide, "expose": expose, "keep": sorted(keep),
+                  "uid": self.uid, "gid": gid,
                   "notebook": "submission.ipynb", "cell_timeout": self.cell_timeout, "max_output": self.max_output,
                   "namespaces": self.namespaces}
         command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--supervise", json.dumps(config)]
