@@ -23,6 +23,8 @@ SITE = REPOSITORY / "_build" / "html"
 FORBIDDEN = {
     "Tqdm": "a tqdm warning (TqdmWarning, TqdmExperimentalWarning)",
     "WARNING:tensorflow": "a TensorFlow log line (e.g. the retracing warning)",
+    "absl::InitializeLog": "TensorFlow's C++ start-up log (import Keras in a cell tagged remove-stderr)",
+    "oneDNN custom operations": "TensorFlow's C++ start-up log (import Keras in a cell tagged remove-stderr)",
     "/tmp/": "a temporary path of the machine that built the page",
     "site-packages": "a path inside an installed Python environment",
     "/.venv/": "a path inside the repository's virtualenv",
@@ -53,6 +55,7 @@ def _problems(text: str) -> list[str]:
 def test_the_check_finds_each_kind_of_noise():
     assert _problems("<p>accuracy 0.93</p>") == []
     for noisy in ("TqdmWarning: IProgress not found", "WARNING:tensorflow:5 out of the last 7 calls",
+                  "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
                   "results in /tmp/medcnn-study-x/study", "/home/me/.venv/lib/python3.11/site-packages/tqdm/auto.py",
                   "decoding: 100%|██████████| 16/16 [00:01&lt;00:00, 9.8it/s]", f"run folder {REPOSITORY}/_build/x/run",
                   '"value": "\\u20072/2\\u2007[00:01&lt;00:00,\\u2007\\u20071.47it/s]"',
