@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: lock colab-drift release book-key setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-colab-labs test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
+.PHONY: i18n-update i18n-status lock colab-drift release book-key setup setup-jax setup-browser demo test all-unit-tests unit-tests test-jax book check-notebooks rehearsal browser-tests test-browser test-colab test-colab-units test-colab-chapters test-colab-labs test-notebooks FORCE setup-labs labs publish-labs grade test-labs clean
 
 # Every install takes its versions from requirements.lock (pip's -c: the lock constrains each
 # package, direct or indirect, to one version), so two machines get the same stack. A venv that
@@ -78,6 +78,15 @@ demo: setup
 book: setup
 	MEDCNN_PROFILE=smoke tools/timed.sh "book build" $(PYTHON) tools/build_book.py
 	@echo "Site: _build/html/index.html"
+
+# The Spanish edition (book/start/translating.md): after an English page changed, bring its
+# catalogue under locales/es up to date (new messages empty, changed ones fuzzy), then translate.
+i18n-update: setup
+	$(PYTHON) tools/i18n.py update
+	$(PYTHON) tools/i18n.py status || true
+
+i18n-status: setup
+	$(PYTHON) tools/i18n.py status
 
 # The key the execution cache is kept under (CI restores _build/.jupyter_cache by it; stdlib only).
 book-key:

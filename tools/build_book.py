@@ -18,6 +18,10 @@ Usage::
     python tools/build_book.py            # what `make book` runs
     python tools/build_book.py --key      # print the code key (CI caches under it)
     python tools/build_book.py --fresh    # empty the cache first, whatever the key
+    python tools/build_book.py --english-only   # skip the Spanish edition
+
+After the English site, the Spanish edition is built into ``_build/html/es`` from the same
+sources and the same execution cache (``tools/i18n.py build``): it adds Sphinx's time only.
 
 Example:
     >>> key = code_key(Path("."))                # doctest: +SKIP
@@ -125,8 +129,8 @@ def serve_colab_notebooks(root: Path = REPOSITORY_ROOT) -> list[Path]:
     return replaced
 
 
-def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False) -> int:
-    """Build the site into ``root/_build/html``; return jupyter-book's exit status."""
+def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False, spanish: bool = True) -> int:
+    """Build the site into ``root/_build/html``, the Spanish edition into ``html/es``; return the exit status."""
     key = code_key(root)
     kept = prepare_cache(root, key, fresh=fresh)
     if kept:
@@ -154,18 +158,26 @@ def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False) -> int:
           f"(exit status {status})")
     served = serve_colab_notebooks(root)
     print(f"build_book: the .ipynb download of {len(served)} page(s) is the chapter's Colab notebook")
-    return status
+    if status or not spanish:
+        return status
+    # The Spanish edition, from the same sources and the cache the English build has just filled:
+    # no chapter executes again (tools/i18n.py, book/_ext/editions.py).
+    sys.path.insert(0, str(root / "tools"))
+    import i18n
+
+    return i18n.build(root)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--key", action="store_true", help="print the code key and exit")
     parser.add_argument("--fresh", action="store_true", help="empty the execution cache first")
+    parser.add_argument("--english-only", action="store_true", help="skip the Spanish edition (_build/html/es)")
     arguments = parser.parse_args(argv)
     if arguments.key:
         print(code_key(REPOSITORY_ROOT))
         return 0
-    return build(REPOSITORY_ROOT, fresh=arguments.fresh)
+    return build(REPOSITORY_ROOT, fresh=arguments.fresh, spanish=not arguments.english_only)
 
 
 if __name__ == "__main__":

@@ -52,12 +52,60 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import jupytext
 import nbformat
 import yaml
 
 GPU_PARTS = ("datasets", "study")
+# The words this tool writes itself, in each edition's language (the chapters' own words come from
+# their source, or for the Spanish edition from its catalogues: tools/i18n.py).
+GENERATED = {
+    "en": {
+        "install": (
+            "**In Colab, run this cell first.** It installs the course's package `medcnn` from "
+            "[the course's repository]({url}) (`{ref}`), keeping Colab's own TensorFlow; "
+            "anywhere else it does nothing, and you install `medcnn` as [{guide}]({guide_url}) explains. "
+            "This notebook is made from the chapter's source, [{document}.md]({source_url}); "
+            "the same chapter, run in the smoke profile, is [on the course's site]({page_url})."
+        ),
+        "install comment": "# On Colab only: install medcnn from the course's repository (Colab's TensorFlow is kept).",
+        "site": "the course's site",
+        "from": "From `{shown}`:",
+        "from caption": "*{caption}* (from `{shown}`)",
+        "solution code": ("*The code of this answer is in the {where} (in Colab, double-click its title to "
+                          "see it); run it after trying the exercise.*"),
+        "next cell": "next cell",
+        "next cells": "next {count} cells",
+        "part": "{title} ({number} of {count})",
+        "see also": "See also",
+        "references": "References",
+        "whole bibliography": "The course's whole bibliography: [{title}]({url}).",
+    },
+    "es": {
+        "install": (
+            "**En Colab, ejecuta esta celda primero.** Instala el paquete del curso, `medcnn`, desde "
+            "[el repositorio del curso]({url}) (`{ref}`) y conserva el TensorFlow de Colab; "
+            "en cualquier otro lugar no hace nada, e instalas `medcnn` como explica [{guide}]({guide_url}). "
+            "Este cuaderno se genera a partir de la fuente del capítulo, [{document}.md]({source_url}), y de su "
+            "traducción; el mismo capítulo, ejecutado con el perfil `smoke`, está [en el sitio del curso]({page_url})."
+        ),
+        "install comment": "# Solo en Colab: instala medcnn desde el repositorio del curso (se conserva el TensorFlow de Colab).",
+        "site": "el sitio del curso",
+        "from": "De `{shown}`:",
+        "from caption": "*{caption}* (de `{shown}`)",
+        "solution code": ("*El código de esta respuesta está en la {where} (en Colab, haz doble clic en su título "
+                          "para verlo); ejecútalo después de intentar el ejercicio.*"),
+        "next cell": "celda siguiente",
+        "next cells": "{count} celdas siguientes",
+        "part": "{title} ({number} de {count})",
+        "see also": "Ver también",
+        "references": "Referencias",
+        "whole bibliography": "La bibliografía completa del curso: [{title}]({url}).",
+    },
+}
+EDITION_FOLDERS = {"en": "", "es": "es/"}
 ADMONITIONS = {
     "admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
     "danger", "error", "seealso", "dropdown", "exercise", "solution",
@@ -92,6 +140,18 @@ class Book:
     """
 
     root: Path
+    language: str = "en"
+    translate: Callable[[str, str], str | None] | None = None
+
+    def words(self, key: str, **values) -> str:
+        """The tool's own words for ``key`` in the book's language, with ``values`` filled in."""
+        return GENERATED[self.language][key].format(**values)
+
+    def translated(self, document: str, text: str) -> str:
+        """``text`` of ``document`` in the book's language (itself where no translation is given)."""
+        if self.translate is None:
+            return text
+        return self.translate(document, text.strip()) or text
 
     @functools.cached_property
     def config(self) -> dict:
@@ -143,7 +203,7 @@ class Book:
 
     def page_url(self, document: str, anchor: str = "") -> str:
         """The published page of ``document`` (a path without suffix, from the repository root)."""
-        return f"{self.site_url}{document}.html" + (f"#{anchor}" if anchor else "")
+        return f"{self.site_url}{EDITION_FOLDERS[self.language]}{document}.html" + (f"#{anchor}" if anchor else "")
 
     @functools.cached_property
     def bibliography(self):
@@ -160,7 +220,7 @@ class Book:
             raise ConversionError(f"no page {document}.md for a cross-reference")
         for line in _strip_front_matter(path.read_text(encoding="utf-8")).splitlines():
             if line.startswith("# "):
-                return line[2:].strip()
+                return self.translated(document, line[2:].strip())
         return document.rsplit("/", 1)[-1]
 
     @functools.cached_property
@@ -269,7 +329,7 @@ class Chapter:
             document, heading = self.book.labels[label]
             from docutils.nodes import make_id
 
-            title = (title or heading).replace("{number}", "").replace("%s", "").strip()
+            title = (title or self.book.translated(document, heading)).replace("{number}", "").replace("%s", "").strip()
             return f"[{title}]({self.book.page_url(document, make_id(label))})"
         if name == "math":
             return f"${content}$"
@@ -395,7 +455,8 @@ class Chapter:
         caption = options.get("caption")
         block = f"```{language}\n{text.rstrip()}\n```"
         shown = path.relative_to(self.book.root).as_posix() if path.is_relative_to(self.book.root) else path.name
-        heading = f"*{caption}* (from `{shown}`)" if caption else f"From `{shown}`:"
+        heading = (self.book.words("from caption", caption=self.book.translated(self.document, caption), shown=shown)
+                   if caption else self.book.words("from", shown=shown))
         return f"{heading}\n\n{block}"
 
     def admonition(self, name, argument, options, content, line) -> list[tuple[str, str]]:
@@ -404,7 +465,7 @@ class Chapter:
         if name in {"exercise", "solution"}:  # sphinx-exercise's: the argument is a label or a title
             title = name.capitalize() + (f": {argument.strip()}" if argument.strip() and name == "exercise" else "")
         if name == "seealso":
-            title = "See also"
+            title = self.book.words("see also")
         title = self.inline(title, line)
         inner = self.markdown("\n".join(content), (line + 1) if line else None)
         if name in {"dropdown", "solution"} or "dropdown" in classes:
@@ -416,14 +477,12 @@ class Chapter:
                     code_cells.append(piece)
             text = "\n\n".join(part for part in text_parts if part.strip())
             if code_cells:
-                where = "next cell" if len(code_cells) == 1 else f"next {len(code_cells)} cells"
-                text += (
-                    f"\n\n*The code of this answer is in the {where} (in Colab, double-click its title to "
-                    "see it); run it after trying the exercise.*"
-                )
+                where = (self.book.words("next cell") if len(code_cells) == 1
+                         else self.book.words("next cells", count=len(code_cells)))
+                text += "\n\n" + self.book.words("solution code", where=where)
             pieces = [("markdown", f"<details>\n<summary><b>{title}</b></summary>\n\n{text.strip()}\n\n</details>")]
             for number, code in enumerate(code_cells, start=1):
-                label = title if len(code_cells) == 1 else f"{title} ({number} of {len(code_cells)})"
+                label = title if len(code_cells) == 1 else self.book.words("part", title=title, number=number, count=len(code_cells))
                 pieces.append(("code", f'# @title {label} {{ display-mode: "form" }}\n{code}'))
             return pieces
         quoted = "\n".join(f"> {text}".rstrip() for kind, piece in inner for text in (piece + "\n").split("\n"))
@@ -510,17 +569,12 @@ def _uses_medcnn(notebook) -> bool:
 def _install_cells(book: Book, chapter: Chapter) -> list:
     url = book.repository_url
     has_guide = (book.root / "book" / "start" / "how_to_use.md").is_file()
-    guide = book.document_title("book/start/how_to_use") if has_guide else "the course's site"
-    text = (
-        "**In Colab, run this cell first.** It installs the course's package `medcnn` from "
-        f"[the course's repository]({url}) (`{book.install_ref}`), keeping Colab's own TensorFlow; "
-        "anywhere else it does nothing, and you install `medcnn` as "
-        f"[{guide}]({book.page_url('book/start/how_to_use')}) explains. "
-        f"This notebook is made from the chapter's source, [{chapter.document}.md]({book.source_url(chapter.source)}); "
-        f"the same chapter, run in the smoke profile, is [on the course's site]({book.page_url(chapter.document)})."
-    )
+    guide = book.document_title("book/start/how_to_use") if has_guide else book.words("site")
+    text = book.words("install", url=url, ref=book.install_ref, guide=guide,
+                      guide_url=book.page_url("book/start/how_to_use"), document=chapter.document,
+                      source_url=book.source_url(chapter.source), page_url=book.page_url(chapter.document))
     code = (
-        "# On Colab only: install medcnn from the course's repository (Colab's TensorFlow is kept).\n"
+        book.words("install comment") + "\n"
         "import subprocess\n"
         "import sys\n"
         "\n"
@@ -539,21 +593,34 @@ def _references_cell(chapter: Chapter):
 
     style = find_plugin("pybtex.style.formatting", "plain")()
     formatted = {entry.key: entry for entry in style.format_bibliography(chapter.book.bibliography, citations=chapter.cited)}
-    lines = ["## References", ""]
+    lines = [f"## {chapter.book.words('references')}", ""]
     for key in sorted(chapter.cited, key=lambda key: (_authors(chapter.book.bibliography.entries[key]).lower(), key)):
         entry = chapter.book.bibliography.entries[key]
         text = " ".join(formatted[key].text.render(_backend("markdown")).split("\n"))
         lines.append(f"- **{_authors(entry)} ({entry.fields.get('year', 'n.d.')})** {text}")
-    lines += ["", f"The course's whole bibliography: [References]({chapter.book.page_url('book/references')})."]
+    lines += ["", chapter.book.words("whole bibliography", title=chapter.book.document_title("book/references"),
+                                     url=chapter.book.page_url("book/references"))]
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 
-def colab_notebook(source: Path | str, root: Path | str | None = None) -> nbformat.NotebookNode:
+def colab_notebook(
+    source: Path | str,
+    root: Path | str | None = None,
+    *,
+    text: str | None = None,
+    language: str = "en",
+    translate: Callable[[str, str], str | None] | None = None,
+) -> nbformat.NotebookNode:
     """Return the Colab notebook of a MyST chapter (no outputs, deterministic cell ids).
 
     Args:
         source: the chapter's ``.md``.
         root: the repository root; by default the folder above ``book/`` in ``source``'s path.
+        text: the chapter's MyST text when it is not ``source``'s (the Spanish edition passes the
+            translated text; paths, includes and the chapter's name still come from ``source``).
+        language: the edition, ``"en"`` or ``"es"``: the tool's own words and the site's links.
+        translate: ``(document, English message) -> Spanish or None``, for the titles of the pages
+            a cross-reference names (the Spanish edition's catalogues).
 
     Raises:
         ConversionError: naming file and line, for MyST that has no Colab form, a missing include
@@ -566,10 +633,13 @@ def colab_notebook(source: Path | str, root: Path | str | None = None) -> nbform
     source = Path(source).resolve()
     if root is None:
         root = next((parent.parent for parent in source.parents if parent.name == "book"), source.parent)
-    book = Book(Path(root).resolve())
+    if language not in GENERATED:
+        raise ConversionError(f"language {language!r}: the editions are {sorted(GENERATED)}")
+    book = Book(Path(root).resolve(), language=language, translate=translate)
     chapter = Chapter(source=source, book=book)
-    notebook = jupytext.read(source, fmt="md:myst")
-    text = source.read_text(encoding="utf-8")
+    if text is None:
+        text = source.read_text(encoding="utf-8")
+    notebook = jupytext.reads(text, fmt="md:myst")
 
     cells = []
     search_from = 0

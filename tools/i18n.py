@@ -5,8 +5,8 @@ Sphinx's internationalisation. Every paragraph, heading, list item, table cell a
 a page is a *message*; its Spanish is kept in a gettext catalogue, one per page, under
 ``locales/es/LC_MESSAGES/`` (``book/datasets/retina.po`` for ``book/datasets/retina.md``). Two
 kinds of text Sphinx does not see have catalogues of their own, made by this tool with the same
-rules: the labs' student notebooks (``labs/<lab>.po``) and the comments in the code cells
-(``code-comments.po``). Sub-commands::
+rules: the labs' student notebooks (``labs/<lab>.po``), the comments in the code cells
+(``code-comments.po``) and the alt text of the figures the code cells draw (``figures.po``). Sub-commands::
 
     python tools/i18n.py update      # English changed: new templates, catalogues updated (sphinx-intl)
     python tools/i18n.py status      # per catalogue: translated, untranslated, fuzzy (exit 1 if any is not done)
@@ -49,6 +49,7 @@ TEMPLATES = Path("_build") / "gettext"
 SPANISH_SITE = Path("_build") / "html" / LANGUAGE
 SPANISH_TITLE = "Imágenes médicas con CNN"
 COMMENTS_DOMAIN = "code-comments"
+FIGURES_DOMAIN = "figures"
 # Directives whose argument is a title the reader reads (the others' arguments are paths or code).
 TITLED_DIRECTIVES = {"admonition", "dropdown", "exercise", "solution", "card", "topic", "sidebar"}
 SKIPPED_DIRECTIVES = {"code-cell", "code-block", "code", "literalinclude", "math", "glue:figure", "glue",
@@ -168,6 +169,19 @@ LINK_TARGET = re.compile(r"\]\((?P<target>[^)\s]+)")
 CROSS_REFERENCES = {"doc", "ref", "numref", "term", "download", "eq"}
 
 
+def normalised_maths(text: str) -> str:
+    """Maths compared as a reader sees it: spacing, and ``{,}`` or ``\\,`` between thousands, ignored.
+
+    A Spanish reader takes ``2{,}038`` for two point zero three eight, so a translation may
+    write ``2\\,038`` (a thin space) instead; nothing else in the maths may change.
+
+    Example:
+        >>> normalised_maths("2{,}038 / 3\\,030") == normalised_maths("2038/3030")
+        True
+    """
+    return re.sub(r"\s+", "", text.replace("{,}", "").replace("\\,", "").replace("\\ ", ""))
+
+
 def markup(text: str) -> dict[str, list[str]]:
     """What a translation must keep of a message: roles' targets, code spans, math, link targets.
 
@@ -189,7 +203,7 @@ def markup(text: str) -> dict[str, list[str]]:
     return {
         "roles": sorted(roles),
         "code": sorted(match["content"] for match in CODE_SPAN.finditer(without_roles)),
-        "math": sorted(match["content"] for match in MATH.finditer(CODE_SPAN.sub(" ", without_roles))),
+        "math": sorted(normalised_maths(match["content"]) for match in MATH.finditer(CODE_SPAN.sub(" ", without_roles))),
         "links": sorted(match["target"] for match in LINK_TARGET.finditer(without_roles)),
     }
 
@@ -223,6 +237,15 @@ def _comments(code: str) -> list[tokenize.TokenInfo]:
         return []   # IPython syntax (magics): its comments stay English
 
 
+FORM_TITLE = re.compile(r"^(?P<start>#\s*@title\s+)(?P<title>.+?)(?P<end>\s*\{\s*display-mode:.*\})?\s*$")
+
+
+def _form_titles(code: str) -> list[tuple[int, re.Match]]:
+    """Colab's form titles (``# @title <words> { display-mode: ... }``) in ``code``: line and match."""
+    return [(number, match) for number, line in enumerate(code.split("\n"))
+            if (match := FORM_TITLE.match(line))]
+
+
 def comment_messages(code: str) -> list[str]:
     """The comments a reader reads in ``code``, without their ``#``.
 
@@ -230,7 +253,8 @@ def comment_messages(code: str) -> list[str]:
         >>> comment_messages('x = 1  # one\\n# two\\nprint("# not a comment")')
         ['one', 'two']
     """
-    return [token.string.lstrip("#").strip() for token in _comments(code) if token.string.lstrip("#").strip()]
+    found = [match["title"].strip() for _, match in _form_titles(code)]
+    return found + [token.string.lstrip("#").strip() for token in _comments(code) if token.string.lstrip("#").strip()]
 
 
 def translate_code(code: str, lookup: Lookup) -> tuple[str, list[str]]:
@@ -253,6 +277,12 @@ def translate_code(code: str, lookup: Lookup) -> tuple[str, list[str]]:
         row, column = token.start[0] - 1, token.start[1]
         hashes = token.string[: len(token.string) - len(token.string.lstrip("#"))]
         lines[row] = lines[row][:column] + f"{hashes} {spanish.strip()}" + lines[row][column + len(token.string):]
+    # Colab's form titles: the labs' set-up cells have English ones; a chapter's solution cells
+    # get theirs from the translated page already, so a title not found is left as it is
+    for number, match in _form_titles("\n".join(lines)):
+        spanish = lookup(match["title"].strip())
+        if spanish:
+            lines[number] = match["start"] + spanish.strip() + (match["end"] or "")
     return "\n".join(lines), missing[::-1]
 
 
@@ -373,6 +403,23 @@ def _build_sphinx(builder: str, outputdir: Path, doctreedir: Path, overrides: di
     return status_code if isinstance(status_code, int) else 1
 
 
+def alt_texts(source: Path) -> list[str]:
+    """The alt texts of a page's figures: its code cells' ``mystnb: image: alt:`` metadata.
+
+    myst-nb makes those images only when it writes the page, so Sphinx's ``gettext`` builder
+    never sees their alt text; ``update`` puts them, from every page, in one catalogue,
+    ``figures.po``, where ``book/_ext/editions.py`` finds them for the Spanish pages.
+    """
+    import jupytext
+
+    found = []
+    for cell in jupytext.read(source, fmt="md:myst").cells:
+        alt = ((cell.metadata.get("mystnb") or {}).get("image") or {}).get("alt")
+        if cell.cell_type == "code" and isinstance(alt, str) and alt.strip():
+            found.append(alt.strip())
+    return list(dict.fromkeys(found))
+
+
 def update(root: Path = ROOT) -> int:
     """New templates from the English sources, then every catalogue brought up to them.
 
@@ -387,6 +434,9 @@ def update(root: Path = ROOT) -> int:
     code = _build_sphinx("gettext", templates, root / "_build" / ".doctrees-gettext", {}, root)
     if code:
         return code
+    figures = [alt for source in sorted((root / "book").rglob("*.md")) if "_build" not in source.parts
+               for alt in alt_texts(source)]
+    _write_template(templates / f"{FIGURES_DOMAIN}.pot", dict.fromkeys(figures))
     for notebook_path in lab_notebooks(root):
         import nbformat
 
@@ -411,7 +461,8 @@ def build(root: Path = ROOT) -> int:
     output = root / "_build" / "html-es"
     started = time.monotonic()
     code = _build_sphinx("html", output, root / "_build" / ".doctrees-es",
-                         {"language": LANGUAGE, "html_title": SPANISH_TITLE}, root)
+                         {"language": LANGUAGE, "html_title": SPANISH_TITLE,
+                          "html_theme_options": {"logo": {"alt_text": f"{SPANISH_TITLE} - Inicio"}}}, root)
     print(f"i18n: the Spanish site built in {time.monotonic() - started:.0f} s (exit status {code})")
     if code:
         return code
@@ -437,10 +488,17 @@ def spanish_chapter(source: Path, translations: Translations, root: Path = ROOT)
 
     page = source.relative_to(root).with_suffix("").as_posix()
     text, missing = translate_markdown(source.read_text(encoding="utf-8"), translations.lookup(page))
-    notebook = colab_notebook(source, root, text=text, language=LANGUAGE, translate=translations.lookup(page))
+    notebook = colab_notebook(source, root, text=text, language=LANGUAGE,
+                              translate=lambda document, message: translations.lookup(document)(message))
+    # the install cell's comment is the conversion's own, already in Spanish
+    from colab_notebook import GENERATED
+
+    own = {GENERATED[LANGUAGE]["install comment"].lstrip("#").strip()}
+    comments = translations.comments()
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.source, lacked = translate_code(cell.source, translations.comments())
+            cell.source, lacked = translate_code(cell.source, lambda comment: comments(comment)
+                                                 or (comment if comment in own else None))
             missing += lacked
     notebook.metadata["language_info"] = notebook.metadata.get("language_info", {"name": "python"})
     notebook.metadata["medcnn_edition"] = LANGUAGE
@@ -453,10 +511,13 @@ def spanish_lab(notebook_path: Path, translations: Translations, root: Path = RO
 
     notebook = nbformat.read(notebook_path, as_version=4)
     lookup = translations.lookup(f"labs/{notebook_path.stem}")
+    english_notebook = f"/student/{notebook_path.name})"
     missing: list[str] = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source, lacked = translate_markdown(cell.source, lookup)
+            # its Open-in-Colab badge opens this notebook, not the English one
+            cell.source = cell.source.replace(english_notebook, english_notebook.replace(".ipynb)", ".es.ipynb)"))
         elif cell.cell_type == "code":
             cell.source, lacked = translate_code(cell.source, translations.comments())
         else:

@@ -33,6 +33,16 @@ STATIC_FOLDER = Path(__file__).resolve().parent.parent / "_static"
 STYLESHEET = "accessibility.css"
 SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar'
 SIDEBAR_LANDMARK = ' role="complementary" aria-label="Course navigation"'
+# The labels this extension writes, in the language of each edition (book/_ext/editions.py):
+# a Spanish page read with English labels fails WCAG 3.1.2 (language of parts).
+LABELS = {
+    "en": {"pages in": "Pages in {title}", "navigation": "Course navigation"},
+    "es": {"pages in": "Páginas de {title}", "navigation": "Navegación del curso"},
+}
+
+
+def _labels(language: str | None) -> dict[str, str]:
+    return LABELS["es" if (language or "en").lower().startswith("es") else "en"]
 
 # <a ...>Foundations</a><details ...><summary> in the sidebar's toctree (pydata-sphinx-theme)
 _UNNAMED_SUMMARY = re.compile(
@@ -42,7 +52,7 @@ _EMPTY_HEADER = re.compile(r"<th(?P<attributes>(?:\s[^>]*)?)>(?:\s|&nbsp;|&#160;
 _CITATION_ROLE = 'role="doc-biblioentry"'
 
 
-def name_summaries(toctree_html: str) -> str:
+def name_summaries(toctree_html: str, language: str | None = "en") -> str:
     """Give each sidebar ``<summary>`` that has no text an ``aria-label`` naming its section.
 
     Example:
@@ -54,7 +64,8 @@ def name_summaries(toctree_html: str) -> str:
 
     def named(match: re.Match) -> str:
         title = html.unescape(re.sub(r"<[^>]+>", "", match.group("title"))).strip()
-        return f'{match.group(1)}<summary aria-label="Pages in {html.escape(title, quote=True)}">'
+        label = _labels(language)["pages in"].format(title=title)
+        return f'{match.group(1)}<summary aria-label="{html.escape(label, quote=True)}">'
 
     return _UNNAMED_SUMMARY.sub(named, toctree_html)
 
@@ -72,12 +83,12 @@ def fix_body(body: str) -> str:
     return _EMPTY_HEADER.sub(lambda match: f"<td{match.group('attributes')}></td>", body)
 
 
-def _wrap_toctree(generate):
+def _wrap_toctree(generate, language: str | None = "en"):
     def generate_named_toctree_html(*args, **kwargs):
         from markupsafe import Markup
 
         # pydata-sphinx-theme returns a BeautifulSoup tree (cached, shared by every page): use its text
-        return Markup(name_summaries(str(generate(*args, **kwargs))))
+        return Markup(name_summaries(str(generate(*args, **kwargs)), language))
 
     generate_named_toctree_html.names_summaries = True
     return generate_named_toctree_html
@@ -89,10 +100,10 @@ def fix_page_context(app, pagename, templatename, context, doctree):
         context["body"] = fix_body(context["body"])
     generate = context.get("generate_toctree_html")
     if callable(generate) and not getattr(generate, "names_summaries", False):
-        context["generate_toctree_html"] = _wrap_toctree(generate)
+        context["generate_toctree_html"] = _wrap_toctree(generate, app.config.language)
 
 
-def add_sidebar_landmark(page_html: str) -> str:
+def add_sidebar_landmark(page_html: str, language: str | None = "en") -> str:
     """Make the primary sidebar (logo and navigation) a named ``complementary`` landmark; idempotent.
 
     Example:
@@ -106,7 +117,8 @@ def add_sidebar_landmark(page_html: str) -> str:
     tag = page_html[start:end]
     if "role=" in tag:
         return page_html
-    return page_html[:end] + SIDEBAR_LANDMARK + page_html[end:]
+    landmark = SIDEBAR_LANDMARK.replace("Course navigation", _labels(language)["navigation"])
+    return page_html[:end] + landmark + page_html[end:]
 
 
 def fix_written_pages(app, exception):
@@ -115,7 +127,7 @@ def fix_written_pages(app, exception):
         return
     for path in Path(app.outdir).rglob("*.html"):
         text = path.read_text(encoding="utf-8")
-        fixed = add_sidebar_landmark(text)
+        fixed = add_sidebar_landmark(text, app.config.language)
         if fixed != text:
             path.write_text(fixed, encoding="utf-8")
 

@@ -12,26 +12,37 @@ into ``_build/html/es``). This extension does what Sphinx does not:
 - **a language switch on every page**: a link at the top of the page to the same page in
   the other edition (``es/<page>.html`` from English, ``../<page>.html`` from Spanish), and
   ``<link rel="alternate" hreflang>`` for both;
+- **the parts' captions** in the Spanish sidebar (``_toc.yml``'s toctrees are inserted after
+  Sphinx translates a page);
 - **Colab in Spanish**: on the Spanish pages the Colab button opens the Spanish notebook
-  committed beside the chapter (``<page>.es.ipynb``, made by ``tools/i18n.py notebooks``).
+  committed beside the chapter (``<page>.es.ipynb``, made by ``tools/i18n.py notebooks``), and
+  links in the text to a notebook (a lab's download or Colab link) open its Spanish copy.
 
 Enabled in ``_config.yml`` under ``sphinx.local_extensions``; checked by
 ``tests/test_i18n.py`` and, on the built site, by ``tests/test_built_pages.py``.
 
 Example:
     >>> switch_html("book/datasets/retina", "en")   # doctest: +NORMALIZE_WHITESPACE
-    '<nav class="language-switch" aria-label="Language / Idioma"><a href="../../es/book/datasets/retina.html"
+    '<nav class="language-switch" aria-label="Language"><a href="../../es/book/datasets/retina.html"
      hreflang="es" lang="es">Leer en español</a></nav>'
 """
 
 from __future__ import annotations
 
+import gettext
+import re
+from pathlib import Path
+
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 EDITIONS = ("en", "es")
 """The editions, English first; the Spanish one is built into the ``es/`` folder of the site."""
 SPANISH_FOLDER = "es"
+STATIC_FOLDER = Path(__file__).resolve().parent.parent / "_static"
+FIGURES_DOMAIN = "figures"
+"""The catalogue of the figures' alt text (``locales/es/LC_MESSAGES/figures.po``, ``tools/i18n.py``)."""
 SWITCH_TEXT = {"en": ("es", "Leer en español"), "es": ("en", "Read in English")}
 """For a page in each edition: the other edition and the words of the link to it, in its language."""
 
@@ -65,7 +76,8 @@ def switch_html(pagename: str, language: str) -> str:
     """The language switch put at the top of ``pagename``: a link to it in the other edition."""
     other, words = SWITCH_TEXT[edition(language)]
     url = other_edition_url(pagename, language)
-    return (f'<nav class="language-switch" aria-label="Language / Idioma"><a href="{url}" '
+    label = "Idioma" if edition(language) == "es" else "Language"
+    return (f'<nav class="language-switch" aria-label="{label}"><a href="{url}" '
             f'hreflang="{other}" lang="{other}">{words}</a></nav>')
 
 
@@ -80,6 +92,98 @@ class KeepOutputsUntranslated(SphinxTransform):
                 continue
             for element in container.findall(nodes.TextElement):
                 element["translatable"] = False
+
+
+class TranslateAltText(SphinxPostTransform):
+    """In the Spanish edition, the alt text of each figure from the page's catalogue.
+
+    myst-nb makes a cell's image (with the alt text of its ``mystnb: image: alt:`` metadata)
+    when it writes the page (its ``SelectMimeType``, priority 4), after Sphinx's ``Locale``
+    transform has translated the rest; ``tools/i18n.py update`` puts those alt texts into one
+    catalogue, ``figures.po``, and this transform looks them up there.
+    """
+
+    default_priority = 50
+
+    def run(self, **kwargs) -> None:
+        if edition(self.config.language) != "es":
+            return
+        translator = gettext.translation(FIGURES_DOMAIN, localedir=str(Path(self.app.srcdir) / "locales"),
+                                         languages=["es"], fallback=True)
+        for image in self.document.findall(nodes.image):
+            if image.get("alt"):
+                image["alt"] = translator.gettext(image["alt"])
+
+
+class TranslateTocCaptions(SphinxTransform):
+    """In the Spanish edition, the captions of the parts ("Foundations") from the root page's catalogue.
+
+    sphinx-external-toc inserts the toctrees of ``_toc.yml`` (its ``InsertToctrees``, priority
+    100) after Sphinx's ``Locale`` transform (20) has run: their captions, which the ``gettext``
+    builder does extract into the root page's catalogue, would stay English in the sidebar.
+    """
+
+    default_priority = 110
+
+    def apply(self, **kwargs) -> None:
+        if edition(self.config.language) != "es":
+            return
+        from sphinx import addnodes
+
+        toctrees = [node for node in self.document.findall(addnodes.toctree) if node.get("caption")]
+        if not toctrees:
+            return
+        translator = gettext.translation(self.env.docname, localedir=str(Path(self.app.srcdir) / "locales"),
+                                         languages=["es"], fallback=True)
+        for toctree in toctrees:
+            toctree["caption"] = translator.gettext(toctree["caption"])
+            if toctree.get("rawcaption"):
+                toctree["rawcaption"] = translator.gettext(toctree["rawcaption"])
+
+
+class SpanishNotebookLinks(SphinxTransform):
+    """In the Spanish edition, links to a notebook (Colab, or a download) lead to its Spanish copy.
+
+    A page's text may link to a chapter's or a lab's notebook (the Labs page: each lab's
+    download and Open-in-Colab). Where ``<name>.es.ipynb`` is committed beside ``<name>.ipynb``,
+    the Spanish page's link opens it instead; translators keep the English link, so the
+    catalogues need no change when a notebook moves. Runs before the downloads are collected.
+    """
+
+    default_priority = 120
+
+    def apply(self, **kwargs) -> None:
+        if edition(self.config.language) != "es":
+            return
+        from sphinx import addnodes
+
+        root = Path(self.app.srcdir)
+        for reference in self.document.findall(nodes.reference):
+            target = spanish_notebook_url(reference.get("refuri", ""), root)
+            if target:
+                reference["refuri"] = target
+        page_folder = (root / self.env.docname).parent
+        for download in self.document.findall(addnodes.download_reference):
+            target = download.get("reftarget", "")
+            if target.endswith(".ipynb") and not target.endswith(".es.ipynb") \
+                    and (page_folder / target).with_suffix(".es.ipynb").is_file():
+                download["reftarget"] = target[: -len(".ipynb")] + ".es.ipynb"
+
+
+def spanish_notebook_url(url: str, root: Path) -> str | None:
+    """The Colab URL of the Spanish copy of the notebook ``url`` opens, if it is committed under ``root``.
+
+    Example:
+        >>> spanish_notebook_url("https://colab.research.google.com/github/o/r/blob/main/labs/adam/student/adam.ipynb",
+        ...                      Path("."))   # doctest: +SKIP
+        'https://colab.research.google.com/github/o/r/blob/main/labs/adam/student/adam.es.ipynb'
+    """
+    match = re.fullmatch(r"https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/[^/]+/(?P<path>.+)\.ipynb", url)
+    if not match or match["path"].endswith(".es"):
+        return None
+    if not (root / f"{match['path']}.es.ipynb").is_file():
+        return None
+    return url[: -len(".ipynb")] + ".es.ipynb"
 
 
 def spanish_colab(buttons, language: str):
@@ -117,8 +221,19 @@ def add_switch(app, pagename, templatename, context, doctree):
         context["header_buttons"] = spanish_colab(context["header_buttons"], language)
 
 
+def add_stylesheet(app):
+    """``builder-inited`` handler: serve ``book/_static`` and link ``editions.css`` from every page."""
+    if str(STATIC_FOLDER) not in map(str, app.config.html_static_path):
+        app.config.html_static_path.append(str(STATIC_FOLDER))
+    app.add_css_file("editions.css")
+
+
 def setup(app):
+    app.connect("builder-inited", add_stylesheet)
     app.add_transform(KeepOutputsUntranslated)
+    app.add_transform(TranslateTocCaptions)
+    app.add_transform(SpanishNotebookLinks)
+    app.add_post_transform(TranslateAltText)
     # after sphinx-book-theme has made its header buttons (default priority 500)
     app.connect("html-page-context", add_switch, priority=950)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

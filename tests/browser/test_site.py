@@ -1,6 +1,8 @@
 """The built course site, opened in headless Chromium: every page in the toc renders and works,
 and is accessible (axe-core finds no serious or critical WCAG 2.1 A/AA violation; every figure has
-alt text a person wrote: issue 28, book/start/accessibility.md).
+alt text a person wrote: issue 28, book/start/accessibility.md). Each page's language switch
+is followed to the same page of the Spanish edition (``_build/html/es``), which is checked and
+audited the same way, and back (issue 27).
 
 Run with ``pytest tests/browser -m browser`` (add ``MEDCNN_BOOK_BUILT=1`` to reuse a fresh
 ``_build/html``). Requests that leave the local server are blocked, so the check is the same
@@ -122,6 +124,37 @@ def test_page_renders_with_sidebar_images_colab_link_and_no_traceback(page, site
     _check_colab_link(page, site_url, name)
     if name in FIGURE_PAGES:
         _check_figures_are_images(page, name)
+    # the Spanish edition (issue 27): the switch opens this page in Spanish, which is checked and
+    # audited as the English one, and its own switch comes back here
+    _follow_the_language_switch(page, site_url, name, accessibility_audits)
+
+
+SPANISH = "es/"
+
+
+def _follow_the_language_switch(page, site_url: str, name: str, accessibility_audits: dict) -> None:
+    switch = page.locator("nav.language-switch a")
+    assert switch.count() == 1, f"{name}: no language switch (or more than one)"
+    assert switch.get_attribute("hreflang") == "es" and switch.is_visible(), f"{name}: the switch is not shown"
+    switch.click()
+    page.wait_for_url(f"{site_url}{SPANISH}{name}.html")
+    assert page.locator("html").get_attribute("lang") == "es", f"{SPANISH}{name}: not marked as Spanish"
+    accessibility_audits[SPANISH + name] = _audit_accessibility(page)
+    assert page.locator("main h1").count() >= 1, f"{SPANISH}{name}: no title"
+    images = page.evaluate(BROKEN_IMAGES, site_url.rstrip("/"))
+    assert images["broken"] == [], f"{SPANISH}{name}: images that did not load: {images['broken']}"
+    outputs = " ".join(page.locator(".cell_output").all_inner_texts())
+    assert "Traceback" not in outputs, f"{SPANISH}{name}: a cell output contains a traceback"
+    colab = page.locator('.dropdown-launch-buttons a[href^="https://colab.research.google.com/"]')
+    if name in NOTEBOOK_PAGES:
+        assert colab.count() == 1 and colab.get_attribute("href").endswith(f"/{quote(name)}.es.ipynb"), (
+            f"{SPANISH}{name}: the Colab button does not open the Spanish notebook")
+        assert _tracked(REPOSITORY / f"{name}.es.ipynb"), f"{name}.es.ipynb is not committed"
+    back = page.locator("nav.language-switch a")
+    assert back.count() == 1 and back.get_attribute("hreflang") == "en", f"{SPANISH}{name}: no switch back to English"
+    back.click()
+    page.wait_for_url(f"{site_url}{name}.html")
+    assert page.locator("html").get_attribute("lang") == "en", f"{name}: not marked as English"
 
 
 # --- Accessibility (issue 28): WCAG 2.1 AA as axe-core tests it, and alt text a person wrote -------------
@@ -201,7 +234,7 @@ def _audits_of_every_page(accessibility_audits: dict, browser_context, site_url:
     """
     if _axe_script() is None:
         pytest.skip("axe-core is not installed: pip install -r requirements-browser.txt (axe-playwright-python)")
-    for name in PAGES:
+    for name in PAGES + [SPANISH + name for name in PAGES]:
         if accessibility_audits.get(name) is None:
             opened = browser_context.new_page()
             try:
@@ -211,7 +244,7 @@ def _audits_of_every_page(accessibility_audits: dict, browser_context, site_url:
                 continue
             finally:
                 opened.close()
-    return {name: accessibility_audits[name] for name in PAGES if accessibility_audits.get(name) is not None}
+    return {name: audit for name, audit in accessibility_audits.items() if audit is not None}
 
 
 def test_axe_finds_no_serious_or_critical_violation_on_any_page(accessibility_audits, browser_context, site_url):
@@ -339,6 +372,17 @@ def test_search_finds_every_page(page, site_url, built_site):
         if name not in found:
             missed[name] = (word, found[:5])
     assert missed == {}, f"pages the search does not find by their title's longest word: {missed}"
+
+
+def test_the_spanish_edition_has_its_own_search(page, site_url, built_site):
+    # the Spanish site is indexed in Spanish (Sphinx's Spanish stemmer): a word of a Spanish title finds its page
+    name = SEARCHED_PAGES[0]
+    word = _search_word(built_site / "es", name)
+    page.goto(f"{site_url}{SPANISH}search.html?q={quote(word)}", wait_until="load")
+    page.wait_for_function("() => Search.hasIndex()")
+    found = page.evaluate(SEARCH_IN_PAGE, word)
+    assert name in found, f"the Spanish search for {word!r} did not find {name}: {found[:5]}"
+    assert page.locator("html").get_attribute("lang") == "es"
 
 
 def test_dataset_pages_are_screenshotted(page, site_url):
