@@ -427,6 +427,20 @@ def _bad_submissions(folder: pathlib.Path, solution: pathlib.Path) -> None:
     nbformat.write(notebook, folder / "damaged.ipynb")
 
 
+def _spanish_submissions(lab: str, folder: pathlib.Path, solution: pathlib.Path) -> None:
+    """The Spanish student notebook (issue 27) as committed, and answered: each of its code cells
+    replaced by the solution's (the two notebooks have the same cells, in the same order)."""
+    spanish = labs.published_copy(lab).with_suffix(".es.ipynb")
+    shutil.copyfile(spanish, folder / "student_es.ipynb")
+    answered = nbformat.read(spanish, as_version=4)
+    answers = nbformat.read(solution, as_version=4)
+    assert [cell.cell_type for cell in answered.cells] == [cell.cell_type for cell in answers.cells], lab
+    for cell, answer in zip(answered.cells, answers.cells):
+        if cell.cell_type == "code":
+            cell.source = answer.source
+    nbformat.write(answered, folder / "solution_es.ipynb")
+
+
 @pytest.fixture(scope="module")
 def grades(built, tmp_path_factory):
     """{lab: {file: row}} from grading each lab's solution, untouched student notebook and wrong corpus."""
@@ -436,6 +450,7 @@ def grades(built, tmp_path_factory):
         folder = FOLDERS[lab] = tmp_path_factory.mktemp(f"submissions-{lab}")
         shutil.copyfile(built / lab / "autograder" / f"{lab}.ipynb", folder / "solution.ipynb")
         shutil.copyfile(built / lab / "student" / f"{lab}.ipynb", folder / "student.ipynb")
+        _spanish_submissions(lab, folder, built / lab / "autograder" / f"{lab}.ipynb")
         for name, code in WRONG_SUBMISSIONS.get(lab, {}).items():
             _wrong_notebook(built / lab / "student" / f"{lab}.ipynb", lab, code, folder / f"wrong_{name}.ipynb")
         if lab == CHEAP_LAB:
@@ -527,6 +542,14 @@ def test_solution_scores_full_marks(grades):
     for lab, rows in grades.items():
         row = rows["solution.ipynb"]
         assert float(row["score"]) == float(row["possible"]) > 0, (lab, row)
+
+
+def test_the_spanish_student_notebook_is_graded_by_the_same_tests(grades):
+    # answered in the Spanish notebook: full marks; left as committed: zero, without an error
+    for lab, rows in grades.items():
+        answered, blank = rows["solution_es.ipynb"], rows["student_es.ipynb"]
+        assert float(answered["score"]) == float(answered["possible"]) == float(rows["solution.ipynb"]["possible"]), (lab, answered)
+        assert float(blank["score"]) == 0 and "errors in" not in blank["reason"], (lab, blank)
 
 
 def test_untouched_student_notebook_runs_without_error_and_scores_zero(grades):

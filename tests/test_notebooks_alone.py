@@ -1,5 +1,7 @@
 """Every paired Colab notebook runs alone: copied into an empty folder, with only medcnn installed.
 
+The Spanish notebooks (``<page>.es.ipynb``) run too, as their readers' Colab would.
+
 Each committed ``.ipynb`` is copied into a fresh temporary folder (no file of the
 repository beside it) and executed top to bottom with nbclient in the smoke
 profile, solutions included, as Colab's *Run all* would. Data and run folders go
@@ -21,9 +23,12 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(
-    path.with_suffix(".ipynb")
+    notebook
     for path in (REPOSITORY / "book").rglob("*.md")
     if path.with_suffix(".ipynb").is_file() and "_build" not in path.parts
+    # the English notebook and, where committed, its Spanish one (tools/i18n.py: the same code)
+    for notebook in (path.with_suffix(".ipynb"), path.with_suffix(".es.ipynb"))
+    if notebook.is_file()
 )
 TIMINGS: dict[str, float] = {}
 

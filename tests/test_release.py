@@ -69,6 +69,10 @@ def course(tmp_path, monkeypatch) -> Path:
     source.write_text(CHAPTER_FRONT_MATTER + "# A chapter\n\n```{code-cell} ipython3\nimport medcnn\n```\n", encoding="utf-8")
     check_notebooks = load_tool("check_notebooks")
     check_notebooks.write_notebook(source, tmp_path)
+    # its Spanish notebook (no catalogue here: the English words; the install cell is what matters)
+    i18n = load_tool("i18n")
+    (text, _), = i18n.spanish_notebooks(tmp_path).values()
+    (source.parent / "chapter.es.ipynb").write_text(text, encoding="utf-8")
     for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}.items():
         monkeypatch.setenv(key, value)  # git commits and tags without a configured user
@@ -82,8 +86,9 @@ def test_a_release_tags_a_commit_whose_notebooks_install_that_tag(course):
     assert "course@main#subdirectory=code" in notebook.read_text(encoding="utf-8")
 
     changed = release.prepare("2027.1", root=course)
-    assert {path.name for path in map(Path, changed)} == {"_config.yml", "chapter.ipynb"}
+    assert {path.name for path in map(Path, changed)} == {"_config.yml", "chapter.ipynb", "chapter.es.ipynb"}
     assert "course@v2027.1#subdirectory=code" in notebook.read_text(encoding="utf-8")
+    assert "course@v2027.1#subdirectory=code" in notebook.with_name("chapter.es.ipynb").read_text(encoding="utf-8")
     assert colab_notebook.Book(course).install_ref == "v2027.1"
     assert _extension().release_reference(course / "_config.yml") == "v2027.1"
 

@@ -159,7 +159,8 @@ def check(root: Path | str = REPOSITORY_ROOT) -> list[Problem]:
     problems = [problem for source in sources for problem in check_pair(source, root)]
     paired = {source.with_suffix(".ipynb") for source in sources}
     for notebook in sorted(book.rglob("*.ipynb")):
-        if _visible(notebook, book) and notebook not in paired:
+        # a Spanish notebook (<page>.es.ipynb) is generated from the translations: tools/i18n.py checks it
+        if _visible(notebook, book) and notebook not in paired and not notebook.name.endswith(".es.ipynb"):
             problems.append(
                 Problem(notebook, "orphan", "no .md with a kernelspec beside it; the book never builds it (delete it or add its source)")
             )

@@ -598,8 +598,9 @@ def _references_cell(chapter: Chapter):
         entry = chapter.book.bibliography.entries[key]
         text = " ".join(formatted[key].text.render(_backend("markdown")).split("\n"))
         lines.append(f"- **{_authors(entry)} ({entry.fields.get('year', 'n.d.')})** {text}")
-    lines += ["", chapter.book.words("whole bibliography", title=chapter.book.document_title("book/references"),
-                                     url=chapter.book.page_url("book/references"))]
+    book = chapter.book
+    title = book.document_title("book/references") if (book.root / "book" / "references.md").is_file() else book.words("references")
+    lines += ["", book.words("whole bibliography", title=title, url=book.page_url("book/references"))]
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 

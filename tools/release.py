@@ -86,7 +86,7 @@ def _git(root: Path, *arguments: str) -> str:
 
 
 def prepare(term: str, *, root: Path = REPOSITORY_ROOT) -> list[Path]:
-    """Set ``colab_ref`` to the term's tag and regenerate the notebooks; return the files changed.
+    """Set ``colab_ref`` to the term's tag and regenerate the notebooks (both editions'); return the files changed.
 
     Raises:
         ReleaseError: when the working tree has uncommitted changes or the tag exists.
@@ -100,8 +100,16 @@ def prepare(term: str, *, root: Path = REPOSITORY_ROOT) -> list[Path]:
     config.write_text(set_colab_ref(config.read_text(encoding="utf-8"), tag), encoding="utf-8")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from check_notebooks import fix
+    from i18n import spanish_notebooks
 
-    return [config, *fix(root)]
+    written = [config, *fix(root)]
+    # the Spanish notebooks' install cells name the tag too (tools/i18n.py); a course without
+    # them (no <page>.es.ipynb committed) gets none
+    for path, (text, _) in spanish_notebooks(root).items():
+        if path.is_file() and path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
 
 
 def tag(term: str, *, root: Path = REPOSITORY_ROOT) -> str:
