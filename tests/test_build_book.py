@@ -111,3 +111,18 @@ def test_the_notebook_download_is_the_colab_notebook(project):
     assert (served / "notes.ipynb").read_text() == '{"executed": 1}'
     assert (served / "two.ipynb").read_text() == '{"no": "committed copy"}'
     assert build_book.serve_colab_notebooks(project / "nothing-built") == []
+
+
+def test_the_layout_key_changes_with_the_toc_the_configuration_and_the_shared_catalogues(project):
+    # a page added to _toc.yml must reach every page's sidebar: a new layout key rewrites both editions
+    (project / "_toc.yml").write_text("root: book/index\n")
+    (project / "_config.yml").write_text("title: t\n")
+    key = build_book.layout_key(project)
+    (project / "book").mkdir()
+    (project / "book" / "chapter.md").write_text("# A chapter\n")   # a page's own text: Sphinx sees that itself
+    assert build_book.layout_key(project) == key
+    for name in ("_toc.yml", "_config.yml", "locales/es/LC_MESSAGES/figures.po", "locales/es/LC_MESSAGES/book/index.po"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text((project / name).read_text() + "# changed\n" if (project / name).is_file() else "x\n")
+        assert build_book.layout_key(project) != key, name
+        key = build_book.layout_key(project)

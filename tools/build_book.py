@@ -107,6 +107,25 @@ def prepare_cache(root: Path, key: str, *, fresh: bool = False) -> bool:
     return False
 
 
+LAYOUT_FILE = Path("_build") / "layout-key.txt"
+
+
+def layout_key(root: Path = REPOSITORY_ROOT) -> str:
+    """The SHA-256 of what every page's sidebar and header depend on, beyond the page itself.
+
+    ``_toc.yml`` and ``_config.yml``, and two Spanish catalogues every Spanish page reads:
+    the root page's (the parts' captions in the sidebar) and ``figures.po`` (alt text). Sphinx
+    rebuilds a changed page only; a page added to the toc would be missing from the sidebar of
+    every other page. When this key changes, both editions are rebuilt whole (from the
+    execution cache: nothing executes again for it).
+    """
+    digest = hashlib.sha256()
+    for name in ("_toc.yml", "_config.yml", "locales/es/LC_MESSAGES/book/index.po", "locales/es/LC_MESSAGES/figures.po"):
+        path = root / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+    return digest.hexdigest()
+
+
 def serve_colab_notebooks(root: Path = REPOSITORY_ROOT) -> list[Path]:
     """Make each page's ".ipynb" download the chapter's Colab notebook; return the files replaced.
 
@@ -150,7 +169,13 @@ def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False, spanish: bool = 
     environment.setdefault("MEDCNN_PROFILE", "smoke")
     builder = Path(sys.executable).parent / "jupyter-book"
     command = [str(builder), "build", str(root), "--warningiserror", "--keep-going"]
-    if not kept:
+    layout = layout_key(root)
+    layout_file = root / LAYOUT_FILE
+    layout_changed = not layout_file.is_file() or layout_file.read_text(encoding="utf-8").strip() != layout
+    if layout_changed:
+        layout_file.unlink(missing_ok=True)
+        print("build_book: _toc.yml or _config.yml changed: every page of both editions is rewritten")
+    if not kept or layout_changed:
         command.append("--all")
     start = time.monotonic()
     status = subprocess.call(command, cwd=root, env=environment)
@@ -165,7 +190,10 @@ def build(root: Path = REPOSITORY_ROOT, *, fresh: bool = False, spanish: bool = 
     sys.path.insert(0, str(root / "tools"))
     import i18n
 
-    return i18n.build(root)
+    status = i18n.build(root, fresh=not kept or layout_changed)
+    if status == 0:
+        layout_file.write_text(layout + "\n", encoding="utf-8")
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -393,13 +393,14 @@ def _write_template(path: Path, entries: Iterable[str]) -> None:
         write_po(handle, catalogue, width=0, omit_header=False)
 
 
-def _build_sphinx(builder: str, outputdir: Path, doctreedir: Path, overrides: dict, root: Path) -> int:
+def _build_sphinx(builder: str, outputdir: Path, doctreedir: Path, overrides: dict, root: Path, *,
+                  fresh: bool = False) -> int:
     from jupyter_book.sphinx import build_sphinx
 
     configuration = {"latex_individualpages": False, "external_toc_path": (root / "_toc.yml").as_posix(), **overrides}
     status_code = build_sphinx(root, outputdir, doctreedir=doctreedir, builder=builder, noconfig=True,
                                path_config=root / "_config.yml", confoverrides=configuration,
-                               warningiserror=True, keep_going=True)
+                               warningiserror=True, keep_going=True, freshenv=fresh)
     return status_code if isinstance(status_code, int) else 1
 
 
@@ -456,13 +457,18 @@ def update(root: Path = ROOT) -> int:
 
 # ---- the Spanish site ----------------------------------------------------------------------------
 
-def build(root: Path = ROOT) -> int:
-    """Build the Spanish site into ``_build/html/es`` from the English build's execution cache."""
+def build(root: Path = ROOT, *, fresh: bool = False) -> int:
+    """Build the Spanish site into ``_build/html/es`` from the English build's execution cache.
+
+    ``fresh`` reads every page again (``tools/build_book.py`` asks for it when the toc or the
+    configuration changed); otherwise Sphinx rebuilds the pages that changed.
+    """
     output = root / "_build" / "html-es"
     started = time.monotonic()
     code = _build_sphinx("html", output, root / "_build" / ".doctrees-es",
                          {"language": LANGUAGE, "html_title": SPANISH_TITLE,
-                          "html_theme_options": {"logo": {"alt_text": f"{SPANISH_TITLE} - Inicio"}}}, root)
+                          "html_theme_options": {"logo": {"alt_text": f"{SPANISH_TITLE} - Inicio"}}}, root,
+                         fresh=fresh)
     print(f"i18n: the Spanish site built in {time.monotonic() - started:.0f} s (exit status {code})")
     if code:
         return code
