@@ -121,7 +121,8 @@ def test_the_layout_key_changes_with_the_toc_the_configuration_and_the_shared_ca
     (project / "book").mkdir()
     (project / "book" / "chapter.md").write_text("# A chapter\n")   # a page's own text: Sphinx sees that itself
     assert build_book.layout_key(project) == key
-    for name in ("_toc.yml", "_config.yml", "locales/es/LC_MESSAGES/figures.po", "locales/es/LC_MESSAGES/book/index.po"):
+    for name in ("_toc.yml", "_config.yml", "locales/es/LC_MESSAGES/figures.po", "locales/es/LC_MESSAGES/book/index.po",
+                 "locales/es/LC_MESSAGES/code-comments.po"):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text((project / name).read_text() + "# changed\n" if (project / name).is_file() else "x\n")
         assert build_book.layout_key(project) != key, name

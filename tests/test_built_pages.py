@@ -102,7 +102,7 @@ def test_both_editions_are_built_and_each_page_links_to_itself_in_the_other():
     spanish_site = SITE / "es"
     english = sorted(path.relative_to(SITE) for path in (SITE / "book").rglob("*.html"))
     assert len(english) >= 20
-    same_title = []
+    same_title, translated_comments = [], 0
     for page in english:
         english_html = (SITE / page).read_text(encoding="utf-8")
         spanish_path = spanish_site / page
@@ -117,5 +117,10 @@ def test_both_editions_are_built_and_each_page_links_to_itself_in_the_other():
                   for match in (re.search(r"<h1[^>]*>(.*?)</h1>", text, re.DOTALL).group(1) for text in (english_html, spanish_html))]
         if titles[0] == titles[1]:
             same_title.append(str(page))
+        # the code cells' comments (Pygments' "c1" spans): Spanish on the Spanish page, the code the same
+        comments = [re.findall(r'<span class="c1">([^<]*)</span>', text) for text in (english_html, spanish_html)]
+        assert len(comments[0]) == len(comments[1]), f"{page}: the code cells differ between the editions"
+        translated_comments += sum(ours != theirs for ours, theirs in zip(*comments))
     # a title may stay as it is ("Grad-CAM"), not most of them: that would be an edition built without its catalogues
     assert len(same_title) <= 2, f"pages whose Spanish title is the English one: {same_title}"
+    assert translated_comments >= 50, f"only {translated_comments} code comments are Spanish on the Spanish pages"

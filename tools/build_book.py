@@ -113,14 +113,16 @@ LAYOUT_FILE = Path("_build") / "layout-key.txt"
 def layout_key(root: Path = REPOSITORY_ROOT) -> str:
     """The SHA-256 of what every page's sidebar and header depend on, beyond the page itself.
 
-    ``_toc.yml`` and ``_config.yml``, and two Spanish catalogues every Spanish page reads:
-    the root page's (the parts' captions in the sidebar) and ``figures.po`` (alt text). Sphinx
+    ``_toc.yml`` and ``_config.yml``, and the Spanish catalogues every Spanish page reads:
+    the root page's (the parts' captions in the sidebar), ``figures.po`` (alt text) and
+    ``code-comments.po`` (the code cells' comments). Sphinx
     rebuilds a changed page only; a page added to the toc would be missing from the sidebar of
     every other page. When this key changes, both editions are rebuilt whole (from the
     execution cache: nothing executes again for it).
     """
     digest = hashlib.sha256()
-    for name in ("_toc.yml", "_config.yml", "locales/es/LC_MESSAGES/book/index.po", "locales/es/LC_MESSAGES/figures.po"):
+    for name in ("_toc.yml", "_config.yml", "locales/es/LC_MESSAGES/book/index.po", "locales/es/LC_MESSAGES/figures.po",
+                 "locales/es/LC_MESSAGES/code-comments.po"):
         path = root / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
     return digest.hexdigest()

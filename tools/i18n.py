@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from editions import comment_messages, translate_code  # noqa: E402  (one implementation, both editions' code)
 LANGUAGE = "es"
 CATALOGUES = Path("locales") / LANGUAGE / "LC_MESSAGES"
 TEMPLATES = Path("_build") / "gettext"
@@ -54,10 +56,6 @@ FIGURES_DOMAIN = "figures"
 TITLED_DIRECTIVES = {"admonition", "dropdown", "exercise", "solution", "card", "topic", "sidebar"}
 SKIPPED_DIRECTIVES = {"code-cell", "code-block", "code", "literalinclude", "math", "glue:figure", "glue",
                       "bibliography", "raw", "eval-rst", "include", "tableofcontents", "toctree", "image"}
-# Comments that are instructions to a tool, not to the reader: never translated.
-TOOL_COMMENT = re.compile(r"#\s*(?:@title|noqa|type:|fmt:|pragma|doctest|SOLUTION|BEGIN|END|IGNORE|HIDDEN|"
-                          r"TEST|OTTER|otter|pylint|isort|mypy|-\*-)")
-
 Lookup = Callable[[str], "str | None"]
 
 
@@ -227,64 +225,7 @@ def markup_problems(english: str, spanish: str) -> list[str]:
     return problems
 
 
-# ---- comments in code cells ----------------------------------------------------------------------
-
-def _comments(code: str) -> list[tokenize.TokenInfo]:
-    try:
-        return [token for token in tokenize.generate_tokens(io.StringIO(code).readline)
-                if token.type == tokenize.COMMENT and not TOOL_COMMENT.match(token.string)]
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return []   # IPython syntax (magics): its comments stay English
-
-
-FORM_TITLE = re.compile(r"^(?P<start>#\s*@title\s+)(?P<title>.+?)(?P<end>\s*\{\s*display-mode:.*\})?\s*$")
-
-
-def _form_titles(code: str) -> list[tuple[int, re.Match]]:
-    """Colab's form titles (``# @title <words> { display-mode: ... }``) in ``code``: line and match."""
-    return [(number, match) for number, line in enumerate(code.split("\n"))
-            if (match := FORM_TITLE.match(line))]
-
-
-def comment_messages(code: str) -> list[str]:
-    """The comments a reader reads in ``code``, without their ``#``.
-
-    Example:
-        >>> comment_messages('x = 1  # one\\n# two\\nprint("# not a comment")')
-        ['one', 'two']
-    """
-    found = [match["title"].strip() for _, match in _form_titles(code)]
-    return found + [token.string.lstrip("#").strip() for token in _comments(code) if token.string.lstrip("#").strip()]
-
-
-def translate_code(code: str, lookup: Lookup) -> tuple[str, list[str]]:
-    """``code`` with its comments translated (the code itself unchanged); also the comments lacked.
-
-    Example:
-        >>> translate_code("x = 1  # one", {"one": "uno"}.get)
-        ('x = 1  # uno', [])
-    """
-    lines = code.split("\n")
-    missing = []
-    for token in reversed(_comments(code)):
-        english = token.string.lstrip("#").strip()
-        if not english:
-            continue
-        spanish = lookup(english)
-        if spanish is None:
-            missing.append(english)
-            continue
-        row, column = token.start[0] - 1, token.start[1]
-        hashes = token.string[: len(token.string) - len(token.string.lstrip("#"))]
-        lines[row] = lines[row][:column] + f"{hashes} {spanish.strip()}" + lines[row][column + len(token.string):]
-    # Colab's form titles: the labs' set-up cells have English ones; a chapter's solution cells
-    # get theirs from the translated page already, so a title not found is left as it is
-    for number, match in _form_titles("\n".join(lines)):
-        spanish = lookup(match["title"].strip())
-        if spanish:
-            lines[number] = match["start"] + spanish.strip() + (match["end"] or "")
-    return "\n".join(lines), missing[::-1]
-
+# ---- comments in code cells: book/_ext/editions.py (the Spanish pages translate them too) -------
 
 # ---- catalogues ----------------------------------------------------------------------------------
 
@@ -424,15 +365,16 @@ def alt_texts(source: Path) -> list[str]:
 def update(root: Path = ROOT) -> int:
     """New templates from the English sources, then every catalogue brought up to them.
 
-    Sphinx's ``gettext`` builder writes one template per page (the chapters' outputs come from
-    the execution cache, as in ``make book``); the labs' and the code comments' templates are
-    written beside them; ``sphinx-intl update`` merges each template into its catalogue: new
+    Sphinx's ``gettext`` builder writes one template per page (with execution off: outputs are
+    never messages, so nothing runs); the labs', the code comments' and the figures' templates
+    are written beside them; ``sphinx-intl update`` merges each template into its catalogue: new
     messages are added untranslated, changed ones marked fuzzy with their old Spanish kept.
     """
     templates = root / TEMPLATES
     shutil.rmtree(templates, ignore_errors=True)
     started = time.monotonic()
-    code = _build_sphinx("gettext", templates, root / "_build" / ".doctrees-gettext", {}, root)
+    # execution off: no output is ever a message (book/_ext/editions.py), so none is needed here
+    code = _build_sphinx("gettext", templates, root / "_build" / ".doctrees-gettext", {"nb_execution_mode": "off"}, root)
     if code:
         return code
     figures = [alt for source in sorted((root / "book").rglob("*.md")) if "_build" not in source.parts

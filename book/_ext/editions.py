@@ -14,6 +14,8 @@ into ``_build/html/es``). This extension does what Sphinx does not:
   ``<link rel="alternate" hreflang>`` for both;
 - **the parts' captions** in the Spanish sidebar (``_toc.yml``'s toctrees are inserted after
   Sphinx translates a page);
+- **the comments of the code cells** on the Spanish pages (``code-comments.po``; the cell
+  that executes is the English one);
 - **Colab in Spanish**: on the Spanish pages the Colab button opens the Spanish notebook
   committed beside the chapter (``<page>.es.ipynb``, made by ``tools/i18n.py notebooks``), and
   links in the text to a notebook (a lab's download or Colab link) open its Spanish copy.
@@ -30,7 +32,9 @@ Example:
 from __future__ import annotations
 
 import gettext
+import io
 import re
+import tokenize
 from pathlib import Path
 
 from docutils import nodes
@@ -42,9 +46,18 @@ EDITIONS = ("en", "es")
 SPANISH_FOLDER = "es"
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "_static"
 FIGURES_DOMAIN = "figures"
+COMMENTS_DOMAIN = "code-comments"
 """The catalogue of the figures' alt text (``locales/es/LC_MESSAGES/figures.po``, ``tools/i18n.py``)."""
 SWITCH_TEXT = {"en": ("es", "Leer en español"), "es": ("en", "Read in English")}
 """For a page in each edition: the other edition and the words of the link to it, in its language."""
+
+
+def spanish_catalogue(app, domain: str) -> gettext.NullTranslations:
+    """The Spanish catalogue ``domain`` the build compiled (``locales/es/LC_MESSAGES/<domain>.mo``).
+
+    A missing catalogue gives the English back, as Sphinx does for a page without one.
+    """
+    return gettext.translation(domain, localedir=str(Path(app.srcdir) / "locales"), languages=["es"], fallback=True)
 
 
 def edition(language: str | None) -> str:
@@ -81,6 +94,98 @@ def switch_html(pagename: str, language: str) -> str:
             f'hreflang="{other}" lang="{other}">{words}</a></nav>')
 
 
+# Comments that are instructions to a tool, not to the reader: never translated.
+TOOL_COMMENT = re.compile(r"#\s*(?:@title|noqa|type:|fmt:|pragma|doctest|SOLUTION|BEGIN|END|IGNORE|HIDDEN|"
+                          r"TEST|OTTER|otter|pylint|isort|mypy|-\*-)")
+
+
+def _comments(code: str) -> list[tokenize.TokenInfo]:
+    try:
+        return [token for token in tokenize.generate_tokens(io.StringIO(code).readline)
+                if token.type == tokenize.COMMENT and not TOOL_COMMENT.match(token.string)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []   # IPython syntax (magics): its comments stay English
+
+
+FORM_TITLE = re.compile(r"^(?P<start>#\s*@title\s+)(?P<title>.+?)(?P<end>\s*\{\s*display-mode:.*\})?\s*$")
+
+
+def _form_titles(code: str) -> list[tuple[int, re.Match]]:
+    """Colab's form titles (``# @title <words> { display-mode: ... }``) in ``code``: line and match."""
+    return [(number, match) for number, line in enumerate(code.split("\n"))
+            if (match := FORM_TITLE.match(line))]
+
+
+def comment_messages(code: str) -> list[str]:
+    """The comments a reader reads in ``code``, without their ``#``.
+
+    Example:
+        >>> comment_messages('x = 1  # one\\n# two\\nprint("# not a comment")')
+        ['one', 'two']
+    """
+    found = [match["title"].strip() for _, match in _form_titles(code)]
+    return found + [token.string.lstrip("#").strip() for token in _comments(code) if token.string.lstrip("#").strip()]
+
+
+def translate_code(code: str, lookup) -> tuple[str, list[str]]:
+    """``code`` with its comments translated (the code itself unchanged); also the comments lacked.
+
+    Example:
+        >>> translate_code("x = 1  # one", {"one": "uno"}.get)
+        ('x = 1  # uno', [])
+    """
+    lines = code.split("\n")
+    missing = []
+    for token in reversed(_comments(code)):
+        english = token.string.lstrip("#").strip()
+        if not english:
+            continue
+        spanish = lookup(english)
+        if spanish is None:
+            missing.append(english)
+            continue
+        row, column = token.start[0] - 1, token.start[1]
+        hashes = token.string[: len(token.string) - len(token.string.lstrip("#"))]
+        lines[row] = lines[row][:column] + f"{hashes} {spanish.strip()}" + lines[row][column + len(token.string):]
+    # Colab's form titles: the labs' set-up cells have English ones; a chapter's solution cells
+    # get theirs from the translated page already, so a title not found is left as it is
+    for number, match in _form_titles("\n".join(lines)):
+        spanish = lookup(match["title"].strip())
+        if spanish:
+            lines[number] = match["start"] + spanish.strip() + (match["end"] or "")
+    return "\n".join(lines), missing[::-1]
+
+
+class TranslateCodeComments(SphinxTransform):
+    """In the Spanish edition, the comments of the code cells shown on the page, from ``code-comments.po``.
+
+    The cell executed (and cached) is the English one: this changes only what the page shows,
+    after myst-nb has executed or fetched the cell's outputs, so nothing runs twice. The
+    Spanish notebooks' cells get the same translation (``tools/i18n.py``).
+    """
+
+    default_priority = 120
+
+    def apply(self, **kwargs) -> None:
+        if edition(self.config.language) != "es":
+            return
+        translator = spanish_catalogue(self.app, COMMENTS_DOMAIN)
+
+        def lookup(comment: str) -> str | None:
+            spanish = translator.gettext(comment)
+            return spanish if spanish != comment else None
+
+        for container in self.document.findall(nodes.container):
+            if "cell_input" not in container.get("classes", []):
+                continue
+            for block in container.findall(nodes.literal_block):
+                code = block.astext()
+                translated, _ = translate_code(code, lookup)
+                if translated != code:
+                    block.children = [nodes.Text(translated)]
+                    block.rawsource = translated
+
+
 class KeepOutputsUntranslated(SphinxTransform):
     """Mark the text of cell outputs untranslatable (before ``sphinx.transforms.i18n.Locale``, 20)."""
 
@@ -108,8 +213,7 @@ class TranslateAltText(SphinxPostTransform):
     def run(self, **kwargs) -> None:
         if edition(self.config.language) != "es":
             return
-        translator = gettext.translation(FIGURES_DOMAIN, localedir=str(Path(self.app.srcdir) / "locales"),
-                                         languages=["es"], fallback=True)
+        translator = spanish_catalogue(self.app, FIGURES_DOMAIN)
         for image in self.document.findall(nodes.image):
             if image.get("alt"):
                 image["alt"] = translator.gettext(image["alt"])
@@ -133,8 +237,7 @@ class TranslateTocCaptions(SphinxTransform):
         toctrees = [node for node in self.document.findall(addnodes.toctree) if node.get("caption")]
         if not toctrees:
             return
-        translator = gettext.translation(self.env.docname, localedir=str(Path(self.app.srcdir) / "locales"),
-                                         languages=["es"], fallback=True)
+        translator = spanish_catalogue(self.app, self.env.docname)
         for toctree in toctrees:
             toctree["caption"] = translator.gettext(toctree["caption"])
             if toctree.get("rawcaption"):
@@ -233,6 +336,7 @@ def setup(app):
     app.add_transform(KeepOutputsUntranslated)
     app.add_transform(TranslateTocCaptions)
     app.add_transform(SpanishNotebookLinks)
+    app.add_transform(TranslateCodeComments)
     app.add_post_transform(TranslateAltText)
     # after sphinx-book-theme has made its header buttons (default priority 500)
     app.connect("html-page-context", add_switch, priority=950)
