@@ -8,7 +8,9 @@ into ``_build/html/es``). This extension does what Sphinx does not:
   from build to build; translating it would put every measured number into the
   catalogues. Text inside a cell's output is marked untranslatable before Sphinx's
   ``Locale`` transform runs, so both editions show the same outputs, in English, from
-  one execution. The alt text of figures (cell metadata, not output) stays translatable;
+  one execution;
+- **the figures' alt text** in Spanish (from ``figures.po``: myst-nb makes a cell's image,
+  with the alt text of its metadata, only when it writes the page);
 - **a language switch on every page**: a link at the top of the page to the same page in
   the other edition (``es/<page>.html`` from English, ``../<page>.html`` from Spanish), and
   ``<link rel="alternate" hreflang>`` for both;
@@ -46,8 +48,9 @@ EDITIONS = ("en", "es")
 SPANISH_FOLDER = "es"
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "_static"
 FIGURES_DOMAIN = "figures"
-COMMENTS_DOMAIN = "code-comments"
 """The catalogue of the figures' alt text (``locales/es/LC_MESSAGES/figures.po``, ``tools/i18n.py``)."""
+COMMENTS_DOMAIN = "code-comments"
+"""The catalogue of the code cells' comments (``locales/es/LC_MESSAGES/code-comments.po``)."""
 SWITCH_TEXT = {"en": ("es", "Leer en español"), "es": ("en", "Read in English")}
 """For a page in each edition: the other edition and the words of the link to it, in its language."""
 
