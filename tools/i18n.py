@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import io
 import json
 import os
 import re
@@ -38,7 +37,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tokenize
 from pathlib import Path
 from typing import Callable, Iterable
 
